@@ -1,0 +1,38 @@
+// Chrome's command line, with the reason for each flag. Everything here was needed on a
+// closed-network Debian host running as root or as a hardened systemd user.
+export function chromeFlags(userDataDir: string | undefined, extra: string[]): string[] {
+  return [
+    '--headless=new',
+    // Root (and many containers) cannot use Chrome's sandbox; systemd's hardening replaces it.
+    '--no-sandbox',
+    '--disable-gpu',
+    // /dev/shm is tiny in containers and under systemd PrivateTmp setups.
+    '--disable-dev-shm-usage',
+    '--no-first-run',
+    '--no-default-browser-check',
+    // Without these Chrome keeps calling home and stalls on a closed network.
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-default-apps',
+    '--disable-extensions',
+    '--metrics-recording-only',
+    // Not --disable-crashpad-for-testing: with it, Chrome 156's network service never
+    // answers (Network.setCookie hangs). crashpad leaves Chrome's process group, but it
+    // exits by itself when the Chrome it watches dies.
+    '--disable-breakpad',
+    // Renders must not be throttled because "nobody looks" at a headless tab.
+    '--disable-background-timer-throttling',
+    '--disable-renderer-backgrounding',
+    '--disable-backgrounding-occluded-windows',
+    '--hide-scrollbars',
+    '--mute-audio',
+    '--force-color-profile=srgb',
+    '--font-render-hinting=none',
+    '--password-store=basic',
+    '--use-mock-keychain',
+    // A fresh profile per session; Grid nodes let chromedriver make (and remove) its own.
+    ...(userDataDir ? [`--user-data-dir=${userDataDir}`] : []),
+    ...extra,
+  ];
+}

@@ -1,0 +1,110 @@
+// One warm Chrome (one WebDriver session) and the DevTools commands a render needs.
+// Every command is bounded in time: a hung chromedriver must fail the render, not hang it.
+import type { DriverHandle } from './driver';
+import { withTimeout } from './driver';
+import { TRACKER_SOURCE } from '../render/pageSignals';
+import { browserWebSocketUrl, OriginAuthorizer } from './originAuth';
+
+let nextId = 1;
+
+export class BrowserSession {
+  readonly id = nextId++;
+  readonly startedAt = Date.now();
+  renders = 0;
+  /** Set when a command failed in a way that leaves Chrome in doubt: the pool replaces it. */
+  broken = false;
+  private readonly visitedOrigins = new Set<string>();
+  private authorizer?: OriginAuthorizer;
+  private ua?: string;
+
+  constructor(readonly handle: DriverHandle, private readonly commandTimeoutMs = 15_000) {}
+
+  get pgid(): number | undefined {
+    return this.handle.pgid;
+  }
+
+  /** A DevTools command on the current tab. */
+  async cdp<T = Record<string, unknown>>(method: string, params: object = {}, timeoutMs = this.commandTimeoutMs): Promise<T> {
+    try {
+      const r = await withTimeout(Promise.resolve(this.handle.driver.sendAndGetDevToolsCommand(method, params)), timeoutMs, `DevTools ${method}`);
+      return (r ?? {}) as unknown as T;
+    } catch (e) {
+      this.broken ||= isFatal(e);
+      throw e;
+    }
+  }
+
+  /** Called once when the session is created and for every fresh tab. */
+  async prepareTab(): Promise<void> {
+    await this.cdp('Page.enable');
+    await this.cdp('Page.addScriptToEvaluateOnNewDocument', { source: TRACKER_SOURCE });
+  }
+
+  /** Chrome's user agent without "Headless", as Grafana's users' browsers send it. */
+  async userAgent(): Promise<string> {
+    this.ua ??= (await this.cdp<{ userAgent: string }>('Browser.getVersion')).userAgent.replace('HeadlessChrome', 'Chrome');
+    return this.ua;
+  }
+
+  /** Adds `Authorization: Bearer <token>` to this tab's requests to `origin`, and only those. */
+  async authorizeOrigin(origin: string, token: string): Promise<void> {
+    const wsUrl = this.handle.cdpWebSocketUrl ?? (this.handle.debuggerAddress ? await browserWebSocketUrl(this.handle.debuggerAddress) : undefined);
+    if (!wsUrl) throw new Error('this Chrome session offers no DevTools websocket, which GRAFANA_TOKEN needs');
+    const targetId = await withTimeout(Promise.resolve(this.handle.driver.getWindowHandle()), this.commandTimeoutMs, 'getWindowHandle');
+    this.authorizer = await OriginAuthorizer.start(wsUrl, targetId, origin, token);
+  }
+
+  noteOrigin(href: string): void {
+    try {
+      const o = new URL(href).origin;
+      if (o.startsWith('http')) this.visitedOrigins.add(o);
+    } catch {
+      /* about:blank and friends */
+    }
+  }
+
+  /**
+   * Wipes everything one render could leave for the next: a new tab replaces the old one
+   * (per-tab state: sessionStorage, DevTools overrides, extra headers, viewport, timezone,
+   * the tracker), and cookies and storage of every origin it touched are cleared.
+   */
+  async reset(): Promise<void> {
+    this.authorizer?.close();
+    this.authorizer = undefined;
+    const d = this.handle.driver;
+    const t = this.commandTimeoutMs;
+    const old = await withTimeout(Promise.resolve(d.getWindowHandle()), t, 'getWindowHandle');
+    await withTimeout(Promise.resolve(d.switchTo().newWindow('tab')), t, 'newWindow');
+    const fresh = await withTimeout(Promise.resolve(d.getWindowHandle()), t, 'getWindowHandle');
+    await withTimeout(Promise.resolve(d.switchTo().window(old)), t, 'switchTo');
+    await withTimeout(Promise.resolve(d.close()), t, 'close tab');
+    await withTimeout(Promise.resolve(d.switchTo().window(fresh)), t, 'switchTo');
+    await this.cdp('Network.clearBrowserCookies');
+    for (const origin of this.visitedOrigins) {
+      await this.cdp('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
+    }
+    this.visitedOrigins.clear();
+    await this.prepareTab();
+  }
+
+  async alive(): Promise<boolean> {
+    if (this.broken) return false;
+    try {
+      await this.cdp('Runtime.evaluate', { expression: '1', returnByValue: true }, 3000);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    this.authorizer?.close();
+    return this.handle.close();
+  }
+}
+
+/** Errors after which Chrome cannot be trusted with another render. */
+function isFatal(e: unknown): boolean {
+  const msg = String((e as Error)?.message ?? e);
+  return /took longer than|ECONNREFUSED|ECONNRESET|socket hang up|invalid session id|session deleted|chrome not reachable|disconnected|target (window|frame) already closed|no such window/i.test(msg);
+}

@@ -1,0 +1,239 @@
+// Every setting panelshot reads, with its default and meaning, lives in this one table.
+// The README table, `.env.example` and `--help` are written from the same descriptions;
+// test/config.test.ts fails if `.env.example` misses a key that is defined here.
+import fs from 'node:fs';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { z } from 'zod';
+
+/** Thrown when the configuration is unusable; main.ts prints the message and exits non-zero. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const int = (min: number, max: number) =>
+  z.coerce.number({ message: `must be a whole number from ${min} to ${max}` }).int(`must be a whole number from ${min} to ${max}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+const num = (min: number, max: number) =>
+  z.coerce.number({ message: `must be a number from ${min} to ${max}` }).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+function isHttpUrl(v: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}
+
+function isValidTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface KeyDoc {
+  schema: z.ZodType;
+  default?: string;
+  doc: string;
+  /** Shown commented out in .env.example when there is no default worth writing. */
+  example?: string;
+}
+
+/** The table. Order is the order of `.env.example`, the README and `--help`. */
+export const KEYS = {
+  GRAFANA_URL: {
+    schema: z
+      .string({ message: 'is required (the base URL of Grafana, e.g. http://127.0.0.1:3000)' })
+      .trim()
+      .refine(isHttpUrl, 'must be an absolute http:// or https:// URL, e.g. http://127.0.0.1:3000'),
+    doc: 'Base URL of Grafana as the browser reaches it, sub-path included (required). Only pages on its origin are rendered.',
+    example: 'http://127.0.0.1:3000',
+  },
+  GRAFANA_USER: { schema: optionalString, doc: 'Grafana user panelshot logs in as for direct calls (with GRAFANA_PASS).', example: 'renderer' },
+  GRAFANA_PASS: { schema: optionalString, doc: 'Password of GRAFANA_USER. Never logged.', example: 'change-me' },
+  GRAFANA_TOKEN: {
+    schema: optionalString,
+    doc: 'Service-account token, sent as Authorization: Bearer to Grafana\'s origin only; used instead of the login when set. Never logged.',
+    example: 'glsa_xxxxxxxx',
+  },
+  GRAFANA_LOGIN_BACKOFF_MS: {
+    schema: int(1000, 86_400_000),
+    default: '60000',
+    doc: 'After Grafana rejects the password, wait this long before trying again (5 bad logins lock the Grafana account).',
+  },
+  HTTP_HOST: { schema: z.string().trim().min(1), default: '127.0.0.1', doc: 'Address the HTTP server listens on.' },
+  HTTP_PORT: { schema: int(0, 65535), default: '8081', doc: 'Port the HTTP server listens on (0 = any free port).' },
+  AUTH_TOKEN: {
+    schema: z.string(),
+    default: '-',
+    doc: 'Accepted X-Auth-Token values on /render, comma-separated; must match grafana.ini [rendering] renderer_token. Never logged.',
+  },
+  CHROME_BIN: { schema: optionalString, doc: 'Chrome/Chromium binary. Default: chromium, chromium-browser, google-chrome on PATH.', example: '/usr/bin/chromium' },
+  CHROMEDRIVER_PATH: {
+    schema: optionalString,
+    doc: 'chromedriver binary. Default: chromedriver on PATH, then the npm chromedriver package\'s download.',
+    example: '/usr/bin/chromedriver',
+  },
+  SELENIUM_REMOTE_URL: {
+    schema: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
+    doc: 'Selenium Grid 4 URL (e.g. http://127.0.0.1:4444). When set, Chrome sessions come from the Grid instead of a local chromedriver.',
+    example: 'http://127.0.0.1:4444',
+  },
+  CHROME_ARGS: { schema: z.string(), default: '', doc: 'Extra Chrome command-line flags, space-separated.' },
+  POOL_SIZE: { schema: int(1, 64), default: '2', doc: 'Warm Chrome sessions kept ready; renders beyond this wait in the queue.' },
+  QUEUE_MAX: { schema: int(0, 10_000), default: '20', doc: 'Renders allowed to wait for a free Chrome; more are answered 429 at once.' },
+  QUEUE_WAIT_MS: { schema: int(0, 600_000), default: '30000', doc: 'Longest a render waits in the queue before it is answered 429.' },
+  RECYCLE_AFTER: { schema: int(0, 1_000_000), default: '100', doc: 'Replace a Chrome session after this many renders (0 = never).' },
+  RECYCLE_MEMORY_MB: { schema: int(0, 100_000), default: '0', doc: 'Replace a Chrome session whose processes use more than this many MiB (PSS; 0 = no limit; local Chrome only).' },
+  RENDER_TIMEOUT_S: { schema: int(1, 600), default: '30', doc: 'Render timeout in seconds when the request gives none.' },
+  RENDER_TIMEOUT_MAX_S: { schema: int(1, 3600), default: '120', doc: 'Largest timeout a request may ask for, in seconds.' },
+  ON_TIMEOUT: {
+    schema: z.enum(['best-frame', 'error'], { message: 'must be best-frame or error' }),
+    default: 'best-frame',
+    doc: 'When the page has not settled by the timeout: best-frame answers 200 with the last frame and X-Panelshot-Settled: false; error answers 408.',
+  },
+  STABLE_INTERVAL_MS: { schema: int(10, 5000), default: '50', doc: 'Time between the screenshots that are compared.' },
+  STABLE_FRAMES: { schema: int(2, 50), default: '3', doc: 'Consecutive equal screenshots that make a page stable.' },
+  STABLE_TOLERANCE: {
+    schema: num(0, 1),
+    default: '0',
+    doc: 'Share of pixels (0..1) that may differ between two screenshots that still count as equal (e.g. 0.001 for a blinking cursor).',
+  },
+  MAX_WIDTH: { schema: int(16, 16384), default: '4000', doc: 'Largest width in CSS pixels.' },
+  MAX_HEIGHT: { schema: int(16, 16384), default: '8000', doc: 'Largest height in CSS pixels (also caps height=-1 full-page renders).' },
+  MAX_SCALE: { schema: num(0.1, 8), default: '4', doc: 'Largest deviceScaleFactor.' },
+  MAX_PIXELS: { schema: int(10_000, 400_000_000), default: '40000000', doc: 'Largest image in device pixels (width*scale*height*scale).' },
+  DEFAULT_TIMEZONE: {
+    schema: optionalString.refine((v) => v === undefined || isValidTimezone(v), 'must be an IANA timezone such as Europe/Berlin'),
+    doc: 'Timezone for renders whose request names none. Default: the browser\'s (the host\'s).',
+    example: 'Europe/Berlin',
+  },
+  LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
+    default: 'info',
+    doc: 'Log level of the JSON log on stdout.',
+  },
+} satisfies Record<string, KeyDoc>;
+
+export type ConfigKey = keyof typeof KEYS;
+
+export interface Config {
+  grafanaUrl: URL;
+  grafanaUser?: string;
+  grafanaPass?: string;
+  grafanaToken?: string;
+  loginBackoffMs: number;
+  httpHost: string;
+  httpPort: number;
+  authTokens: string[];
+  chromeBin?: string;
+  chromedriverPath?: string;
+  seleniumRemoteUrl?: string;
+  chromeArgs: string[];
+  poolSize: number;
+  queueMax: number;
+  queueWaitMs: number;
+  recycleAfter: number;
+  recycleMemoryMb: number;
+  renderTimeoutS: number;
+  renderTimeoutMaxS: number;
+  onTimeout: 'best-frame' | 'error';
+  stableIntervalMs: number;
+  stableFrames: number;
+  stableTolerance: number;
+  maxWidth: number;
+  maxHeight: number;
+  maxScale: number;
+  maxPixels: number;
+  defaultTimezone?: string;
+  logLevel: string;
+}
+
+/**
+ * Reads `env` (process.env by default, after loading `.env` from the working directory
+ * without overriding what the environment already sets) and validates every key.
+ * Throws ConfigError naming each bad key.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, spec] of Object.entries(KEYS) as [ConfigKey, KeyDoc][]) {
+    const raw = env[key] ?? spec.default;
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) values[key] = parsed.data;
+    else problems.push(`${key} ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+
+  const v = values as { [K in ConfigKey]: z.infer<(typeof KEYS)[K]['schema']> };
+  if ((v.GRAFANA_USER === undefined) !== (v.GRAFANA_PASS === undefined)) {
+    throw new ConfigError('invalid configuration: GRAFANA_USER and GRAFANA_PASS must be set together');
+  }
+  const authTokens = v.AUTH_TOKEN.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (authTokens.length === 0) throw new ConfigError('invalid configuration: AUTH_TOKEN must hold at least one token (the default is "-")');
+  if (v.RENDER_TIMEOUT_S > v.RENDER_TIMEOUT_MAX_S) {
+    throw new ConfigError('invalid configuration: RENDER_TIMEOUT_S must not exceed RENDER_TIMEOUT_MAX_S');
+  }
+  // Grafana's default renderer_token is "-": anyone who can reach the port could render
+  // any dashboard with our credentials, so only loopback may run with it.
+  if (!isLoopback(v.HTTP_HOST) && authTokens.some((t) => t === '-' || t.length < 8)) {
+    throw new ConfigError(
+      `invalid configuration: HTTP_HOST=${v.HTTP_HOST} is not a loopback address, so AUTH_TOKEN must be a secret of at least 8 characters (not the default "-"); set the same value as grafana.ini [rendering] renderer_token`,
+    );
+  }
+  const grafanaUrl = new URL(v.GRAFANA_URL);
+  if (!grafanaUrl.pathname.endsWith('/')) grafanaUrl.pathname += '/';
+
+  return {
+    grafanaUrl,
+    grafanaUser: v.GRAFANA_USER,
+    grafanaPass: v.GRAFANA_PASS,
+    grafanaToken: v.GRAFANA_TOKEN,
+    loginBackoffMs: v.GRAFANA_LOGIN_BACKOFF_MS,
+    httpHost: v.HTTP_HOST,
+    httpPort: v.HTTP_PORT,
+    authTokens,
+    chromeBin: v.CHROME_BIN,
+    chromedriverPath: v.CHROMEDRIVER_PATH,
+    seleniumRemoteUrl: v.SELENIUM_REMOTE_URL,
+    chromeArgs: v.CHROME_ARGS.split(/\s+/).filter(Boolean),
+    poolSize: v.POOL_SIZE,
+    queueMax: v.QUEUE_MAX,
+    queueWaitMs: v.QUEUE_WAIT_MS,
+    recycleAfter: v.RECYCLE_AFTER,
+    recycleMemoryMb: v.RECYCLE_MEMORY_MB,
+    renderTimeoutS: v.RENDER_TIMEOUT_S,
+    renderTimeoutMaxS: v.RENDER_TIMEOUT_MAX_S,
+    onTimeout: v.ON_TIMEOUT,
+    stableIntervalMs: v.STABLE_INTERVAL_MS,
+    stableFrames: v.STABLE_FRAMES,
+    stableTolerance: v.STABLE_TOLERANCE,
+    maxWidth: v.MAX_WIDTH,
+    maxHeight: v.MAX_HEIGHT,
+    maxScale: v.MAX_SCALE,
+    maxPixels: v.MAX_PIXELS,
+    defaultTimezone: v.DEFAULT_TIMEZONE,
+    logLevel: v.LOG_LEVEL,
+  };
+}
+
+function loadDotenv(): NodeJS.ProcessEnv {
+  const file = path.resolve('.env');
+  if (fs.existsSync(file)) dotenv.config({ path: file, quiet: true });
+  return process.env;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The `--help` text and the `.env.example` body come from KEYS. */
+export function describeKeys(): { key: ConfigKey; default?: string; doc: string; example?: string }[] {
+  return (Object.entries(KEYS) as [ConfigKey, KeyDoc][]).map(([key, s]) => ({ key, default: s.default, doc: s.doc, example: s.example }));
+}

@@ -1,0 +1,90 @@
+// Every failure a caller can see is one of these. Each says when it happens; `toHttp`
+// below is the only place that turns them into a status code and a JSON body.
+// Messages are written for an operator and never contain secrets (passwords, tokens,
+// cookies, renderKeys): callers build them from safe parts only.
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden_url'
+  | 'not_found'
+  | 'too_busy'
+  | 'render_timeout'
+  | 'grafana_login_failed'
+  | 'grafana_unreachable'
+  | 'grafana_auth_rejected'
+  | 'browser_failed'
+  | 'shutting_down'
+  | 'internal';
+
+export class PanelshotError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Seconds for a Retry-After header, when waiting helps. */
+    readonly retryAfterS?: number,
+  ) {
+    super(message);
+    this.name = 'PanelshotError';
+  }
+}
+
+/** Happens when a query parameter is missing, malformed or out of range. → 400 */
+export const badRequest = (msg: string) => new PanelshotError('bad_request', msg);
+
+/** Happens when X-Auth-Token is missing or is none of AUTH_TOKEN. → 401 */
+export const unauthorized = () =>
+  new PanelshotError('unauthorized', 'missing or wrong X-Auth-Token (it must equal one of AUTH_TOKEN, i.e. grafana.ini [rendering] renderer_token)');
+
+/** Happens when `url` is not on GRAFANA_URL's origin, or the page redirected off it. → 403 */
+export const forbiddenUrl = (msg: string) => new PanelshotError('forbidden_url', msg);
+
+/** Happens when every Chrome is busy and the queue is full, or the wait in it ran out. → 429 with Retry-After */
+export const tooBusy = (msg: string, retryAfterS = 5) => new PanelshotError('too_busy', msg, retryAfterS);
+
+/** Happens when the page did not settle before the timeout and ON_TIMEOUT=error. → 408 */
+export const renderTimeout = (msg: string) => new PanelshotError('render_timeout', msg);
+
+/** Happens when Grafana rejects GRAFANA_USER/GRAFANA_PASS; we back off instead of retrying. → 502 */
+export const grafanaLoginFailed = (msg: string, retryAfterS?: number) => new PanelshotError('grafana_login_failed', msg, retryAfterS);
+
+/** Happens when Grafana cannot be reached or answers 5xx. → 502 */
+export const grafanaUnreachable = (msg: string) => new PanelshotError('grafana_unreachable', msg);
+
+/** Happens when the browser ends on Grafana's login page despite our credentials or renderKey. → 502 */
+export const grafanaAuthRejected = (msg: string) => new PanelshotError('grafana_auth_rejected', msg);
+
+/** Happens when Chrome or chromedriver crashed or misbehaved during the render. → 503 */
+export const browserFailed = (msg: string) => new PanelshotError('browser_failed', msg, 1);
+
+/** Happens while the service drains for shutdown. → 503 */
+export const shuttingDown = () => new PanelshotError('shutting_down', 'panelshot is shutting down', 5);
+
+const STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden_url: 403,
+  not_found: 404,
+  render_timeout: 408,
+  too_busy: 429,
+  internal: 500,
+  grafana_login_failed: 502,
+  grafana_unreachable: 502,
+  grafana_auth_rejected: 502,
+  browser_failed: 503,
+  shutting_down: 503,
+};
+
+export interface HttpError {
+  status: number;
+  body: { error: string; code: ErrorCode };
+  headers: Record<string, string>;
+}
+
+/** The one mapping from any thrown value to what the caller receives. */
+export function toHttp(err: unknown): HttpError {
+  const e = err instanceof PanelshotError ? err : new PanelshotError('internal', 'internal error (see the service log)');
+  const headers: Record<string, string> = {};
+  if (e.retryAfterS !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(e.retryAfterS)));
+  return { status: STATUS[e.code], body: { error: e.message, code: e.code }, headers };
+}

@@ -1,0 +1,67 @@
+// The HTTP edge: request id → route (auth token where needed) → the one error mapping.
+import crypto from 'node:crypto';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { Config } from '../config';
+import { PanelshotError, toHttp } from '../errors';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { Renderer } from '../render/renderer';
+import { requireAuthToken } from './authToken';
+import { healthzGet } from './routes/healthz.get';
+import { metricsGet } from './routes/metrics.get';
+import { readyzGet } from './routes/readyz.get';
+import { renderGet } from './routes/render.get';
+import { versionGet } from './routes/version.get';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  renderer: Renderer;
+  version: string;
+  status(): { pool: { size: number; busy: number; idle: number; queued: number }; warm: boolean };
+  ready(): Promise<string | undefined>;
+  refreshMetrics(): void;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createApp(d: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const requestId: RequestHandler = (req, res, next) => {
+    const given = req.header('x-request-id');
+    const id = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    res.set('X-Request-Id', id);
+    res.locals.log = d.logger.child({ reqId: id });
+    next();
+  };
+  app.use(requestId);
+
+  app.get('/render/version', versionGet(d.version));
+  app.get('/render', requireAuthToken(d.config.authTokens), renderGet(d));
+  app.get('/healthz', healthzGet(d.status));
+  app.get('/readyz', readyzGet(d.ready));
+  app.get('/metrics', metricsGet(d.metrics, d.refreshMetrics));
+
+  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.slice(0, 100)}; panelshot serves GET /render, /render/version, /healthz, /readyz, /metrics`)));
+
+  const onError: ErrorRequestHandler = (err, _req, res, _next) => {
+    // express's own parser errors (e.g. malformed percent-encoding) carry a 4xx status.
+    const known = err instanceof PanelshotError ? err : typeof err?.status === 'number' && err.status < 500 ? new PanelshotError('bad_request', 'the request is malformed') : err;
+    const http = toHttp(known);
+    const log: Logger = res.locals.log ?? d.logger;
+    d.metrics.httpErrors.inc({ status: String(http.status), code: http.body.code });
+    if (http.status >= 500) log.error({ event: 'render', outcome: http.body.code, status: http.status, page: res.locals.page, err: known instanceof PanelshotError ? known.message : String(err?.stack ?? err).slice(0, 2000) }, 'request failed');
+    else log.info({ event: 'rejected', status: http.status, code: http.body.code, page: res.locals.page, reason: http.body.error }, 'request rejected');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(http.status).set(http.headers).json(http.body);
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,124 @@
+// Turns /render's query string (exactly as Grafana builds it, see DESIGN.md §1.1) into a
+// RenderRequest, or a 400/403 that says what is wrong. Nothing unchecked gets past here.
+import type { Config } from '../config';
+import { badRequest, forbiddenUrl } from '../errors';
+import type { RenderRequest } from '../render/types';
+
+type Query = Record<string, unknown>;
+
+const MAX_URL_LENGTH = 8192;
+/** Grafana's renderKey is a random alphanumeric string; anything else could inject cookie attributes. */
+const RENDER_KEY = /^[A-Za-z0-9_-]{1,512}$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?$|^\d{1,3}(\.\d{1,3}){3}$|^\[[0-9a-fA-F:.]+\]$/;
+const ACCEPT_LANGUAGE = /^[A-Za-z0-9*,;=.\- ]{1,200}$/;
+
+export function parseRenderParams(query: Query, acceptLanguage: string | undefined, c: Config): RenderRequest {
+  const url = parsePageUrl(one(query, 'url'), c);
+  const width = integer(query, 'width', 1000, 1, c.maxWidth);
+  const rawHeight = one(query, 'height');
+  const height: number | 'full' = rawHeight !== undefined && rawHeight.trim() === '-1' ? 'full' : integer(query, 'height', 500, 1, c.maxHeight);
+  const deviceScaleFactor = decimal(query, 'deviceScaleFactor', 1, 0.1, c.maxScale);
+  const pixels = width * deviceScaleFactor * ((height === 'full' ? c.maxHeight : height) * deviceScaleFactor);
+  if (pixels > c.maxPixels) {
+    throw badRequest(`the image would have ${Math.round(pixels)} device pixels; at most ${c.maxPixels} (MAX_PIXELS) are allowed: lower width, height or deviceScaleFactor`);
+  }
+  const timeoutMs = Math.round(decimal(query, 'timeout', c.renderTimeoutS, 1, c.renderTimeoutMaxS) * 1000);
+
+  const encoding = (one(query, 'encoding') ?? '').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'png') {
+    throw badRequest(`encoding=${truncate(encoding)} is not served: panelshot renders PNG only (encoding=png or empty)`);
+  }
+
+  const timezone = parseTimezone(one(query, 'timezone'));
+  const renderKey = one(query, 'renderKey');
+  const domain = one(query, 'domain');
+  let key: RenderRequest['renderKey'];
+  if (renderKey !== undefined && renderKey !== '') {
+    if (!RENDER_KEY.test(renderKey)) throw badRequest('renderKey is malformed (expected the letters and digits Grafana generates)');
+    if (!domain) throw badRequest('renderKey needs domain (the hostname of grafana.ini [rendering] callback_url)');
+    if (!HOSTNAME.test(domain)) throw badRequest('domain is not a valid hostname');
+    if (!cookieDomainMatches(url.hostname, domain)) {
+      throw badRequest(
+        `domain=${truncate(domain)} does not match the page host ${url.hostname}: the renderKey cookie would not reach Grafana. Set grafana.ini [rendering] callback_url to the URL panelshot's browser uses for Grafana (GRAFANA_URL)`,
+      );
+    }
+    key = { key: renderKey, domain };
+  }
+
+  let language: string | undefined;
+  // "*" (what many HTTP clients send) states no preference: keep the browser's default.
+  if (acceptLanguage !== undefined && acceptLanguage.trim() !== '' && acceptLanguage.trim() !== '*') {
+    if (!ACCEPT_LANGUAGE.test(acceptLanguage)) throw badRequest('the Accept-Language header is malformed');
+    language = acceptLanguage.trim();
+  }
+  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: language, renderKey: key };
+}
+
+function parsePageUrl(raw: string | undefined, c: Config): URL {
+  if (raw === undefined || raw.trim() === '') throw badRequest('url is required: the Grafana page to render, e.g. url=' + encodeURIComponent(`${c.grafanaUrl.origin}/d-solo/<uid>/<slug>?panelId=2`));
+  if (raw.length > MAX_URL_LENGTH) throw badRequest(`url is longer than ${MAX_URL_LENGTH} characters`);
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw badRequest('url is not an absolute URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw forbiddenUrl(`url scheme ${url.protocol} is not allowed: only http(s) pages on ${c.grafanaUrl.origin} are rendered`);
+  }
+  if (url.username || url.password) throw badRequest('url must not contain a user name or password');
+  if (url.origin !== c.grafanaUrl.origin) {
+    throw forbiddenUrl(`url is not on Grafana's origin: only pages on ${c.grafanaUrl.origin} (GRAFANA_URL) are rendered, not ${url.origin}`);
+  }
+  return url;
+}
+
+function parseTimezone(raw: string | undefined): string | undefined {
+  const tz = raw?.trim();
+  // Grafana sends an empty value, or "browser" for "whatever the viewer uses": no override.
+  if (!tz || tz === 'browser') return undefined;
+  if (tz.length > 64 || !/^[A-Za-z0-9_+\-/]+$/.test(tz)) throw badRequest('timezone is malformed: expected an IANA name such as Europe/Berlin');
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+  } catch {
+    throw badRequest(`timezone ${truncate(tz)} is unknown: expected an IANA name such as Europe/Berlin or UTC`);
+  }
+}
+
+/** The single string value of a parameter; repeated or structured values are refused. */
+function one(query: Query, name: string): string | undefined {
+  const v = query[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw badRequest(`${name} is given more than once`);
+  return v;
+}
+
+function integer(query: Query, name: string, fallback: number, min: number, max: number): number {
+  const raw = one(query, name)?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,9}$/.test(raw)) throw badRequest(`${name} must be a whole number of CSS pixels between ${min} and ${max}, got "${truncate(raw)}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw badRequest(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function decimal(query: Query, name: string, fallback: number, min: number, max: number): number {
+  const raw = one(query, name)?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,6}(\.\d{1,9})?$/.test(raw)) throw badRequest(`${name} must be a number between ${min} and ${max}, got "${truncate(raw)}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw badRequest(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+/** RFC 6265 domain matching: would a cookie for `domain` be sent to `host`? */
+function cookieDomainMatches(host: string, domain: string): boolean {
+  const d = domain.toLowerCase().replace(/^\./, '').replace(/\.$/, '');
+  const h = host.toLowerCase();
+  return h === d || (h.endsWith(`.${d}`) && !/^\d+(\.\d+){3}$/.test(h));
+}
+
+function truncate(s: string): string {
+  const clean = s.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 60 ? `${clean.slice(0, 60)}…` : clean;
+}

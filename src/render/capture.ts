@@ -1,0 +1,173 @@
+// One attempt at one page in one (already reset) Chrome tab: set the stage through the
+// DevTools protocol, navigate, wait until the page is quiet and its pixels stop changing,
+// and hand back the last frame. Knows nothing of pools, queues or Grafana logins.
+import type { BrowserSession } from '../browser/session';
+import { forbiddenUrl, grafanaUnreachable } from '../errors';
+import { pageQuiet, STATE_EXPRESSION, type PageState } from './pageSignals';
+import { sameFrame } from './stability';
+
+export interface StageCookie {
+  name: string;
+  value: string;
+  domain: string;
+  path: string;
+  httpOnly?: boolean;
+  secure?: boolean;
+  sameSite?: 'Strict' | 'Lax' | 'None';
+}
+
+export interface CaptureSpec {
+  url: URL;
+  width: number;
+  height: number | 'full';
+  scale: number;
+  maxHeight: number;
+  timezone?: string;
+  acceptLanguage?: string;
+  cookies: StageCookie[];
+  /** Sent as Authorization only to `origin` (Fetch interception), never to other hosts. */
+  bearer?: { origin: string; token: string };
+  /** Where the page must stay: its origin, and Grafana's login/rotate paths. */
+  allowedOrigin: string;
+  loginPaths: string[];
+  deadline: number;
+  stability: { intervalMs: number; frames: number; tolerance: number };
+}
+
+export type CaptureOutcome =
+  | { kind: 'frame'; png: Buffer; cssHeight: number; settled: boolean; navigateMs: number; dataMs: number; stableMs: number; framesCompared: number }
+  | { kind: 'login-page'; path: string };
+
+/** Frame taken with this much time left when none was taken yet, so a timeout still has a picture. */
+const LAST_CHANCE_MS = 400;
+/** While the page is busy, its state is polled this often (cheap: no screenshot). */
+const BUSY_POLL_MS = 20;
+/** For height=-1 the page first loads in a viewport this high, then grows to the document. */
+const VIEWPORT_HEIGHT_FOR_FULL_PAGE = 500;
+
+export async function capture(session: BrowserSession, spec: CaptureSpec): Promise<CaptureOutcome> {
+  const t0 = Date.now();
+  let viewportHeight = spec.height === 'full' ? VIEWPORT_HEIGHT_FOR_FULL_PAGE : spec.height;
+  await setViewport(session, spec.width, viewportHeight, spec.scale);
+  if (spec.timezone) await session.cdp('Emulation.setTimezoneOverride', { timezoneId: spec.timezone });
+  if (spec.acceptLanguage) await setLanguage(session, spec.acceptLanguage);
+  for (const c of spec.cookies) {
+    const { success } = await session.cdp<{ success?: boolean }>('Network.setCookie', c);
+    if (success === false) throw new Error(`Chrome refused the ${c.name} cookie for ${c.domain}`);
+  }
+  if (spec.bearer) await session.authorizeOrigin(spec.bearer.origin, spec.bearer.token);
+
+  const nav = await session.cdp<{ errorText?: string }>('Page.navigate', { url: spec.url.toString() }, remaining(spec.deadline));
+  if (nav.errorText) throw grafanaUnreachable(`Chrome could not load the Grafana page (${nav.errorText}); check GRAFANA_URL and that Grafana is up`);
+  const navigateMs = Date.now() - t0;
+
+  let best: Buffer | undefined;
+  let equalFrames = 0;
+  let framesCompared = 0;
+  let quietSince: number | undefined;
+  let resized = spec.height !== 'full';
+
+  while (remaining(spec.deadline) > 0) {
+    const state = await pageState(session, spec.deadline);
+    session.noteOrigin(state.href);
+    const where = checkLocation(state.href, spec);
+    if (where) return where;
+
+    if (!pageQuiet(state)) {
+      quietSince = undefined;
+      equalFrames = 0;
+      // A page that never goes quiet still owes the caller a picture at the deadline.
+      if (!best && remaining(spec.deadline) < LAST_CHANCE_MS) best = await screenshot(session, spec.deadline);
+      await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
+      continue;
+    }
+    quietSince ??= Date.now();
+
+    if (!resized) {
+      // height=-1: grow the viewport to the document once its content is there, then wait
+      // for the newly visible panels like for any other.
+      viewportHeight = Math.max(1, Math.min(state.scrollHeight, spec.maxHeight));
+      await setViewport(session, spec.width, viewportHeight, spec.scale);
+      resized = true;
+      best = undefined;
+      equalFrames = 0;
+      quietSince = undefined;
+      continue;
+    }
+
+    const frame = await screenshot(session, spec.deadline);
+    if (best && (await sameFrame(best, frame, spec.stability.tolerance))) {
+      framesCompared++;
+      equalFrames++;
+    } else {
+      if (best) framesCompared++;
+      equalFrames = 1;
+    }
+    best = frame;
+    if (equalFrames >= spec.stability.frames) {
+      const now = Date.now();
+      return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: true, navigateMs, dataMs: quietSince - t0 - navigateMs, stableMs: now - quietSince, framesCompared };
+    }
+    await sleep(Math.min(spec.stability.intervalMs, remaining(spec.deadline)));
+  }
+  if (!best) throw new TimeoutWithoutFrame();
+  const end = Date.now();
+  return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: false, navigateMs, dataMs: (quietSince ?? end) - t0 - navigateMs, stableMs: quietSince ? end - quietSince : 0, framesCompared };
+}
+
+/** The deadline passed before Chrome produced any frame at all. */
+export class TimeoutWithoutFrame extends Error {
+  constructor() {
+    super('no frame before the deadline');
+  }
+}
+
+function checkLocation(href: string, spec: CaptureSpec): CaptureOutcome | undefined {
+  if (href === 'about:blank' || href === '') return undefined;
+  let u: URL;
+  try {
+    u = new URL(href);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol === 'chrome-error:') throw grafanaUnreachable('Chrome could not load the Grafana page; check GRAFANA_URL and that Grafana is up');
+  if (u.origin !== spec.allowedOrigin) {
+    throw forbiddenUrl(`the page redirected to another origin (${u.origin}); only ${spec.allowedOrigin} may be rendered`);
+  }
+  if (spec.loginPaths.includes(u.pathname)) return { kind: 'login-page', path: u.pathname };
+  return undefined;
+}
+
+async function pageState(session: BrowserSession, deadline: number): Promise<PageState> {
+  const r = await session.cdp<{ result?: { value?: PageState }; exceptionDetails?: unknown }>(
+    'Runtime.evaluate',
+    { expression: STATE_EXPRESSION, returnByValue: true },
+    Math.max(1000, remaining(deadline)),
+  );
+  // Between navigation commit and the new document, evaluation can fail: treat as loading.
+  return r.result?.value ?? { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0 };
+}
+
+async function screenshot(session: BrowserSession, deadline: number): Promise<Buffer> {
+  const r = await session.cdp<{ data: string }>('Page.captureScreenshot', { format: 'png', fromSurface: true }, Math.max(2000, remaining(deadline) + 1000));
+  return Buffer.from(r.data, 'base64');
+}
+
+function setViewport(session: BrowserSession, width: number, height: number, scale: number) {
+  return session.cdp('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: scale, mobile: false, screenWidth: width, screenHeight: height });
+}
+
+async function setLanguage(session: BrowserSession, acceptLanguage: string) {
+  // navigator.language(s) and the Accept-Language header, as the user's browser would send.
+  await session.cdp('Network.setUserAgentOverride', { userAgent: await session.userAgent(), acceptLanguage });
+  const locale = acceptLanguage.split(',')[0]!.split(';')[0]!.trim();
+  if (locale && locale !== '*') await session.cdp('Emulation.setLocaleOverride', { locale }).catch(() => undefined);
+}
+
+function remaining(deadline: number): number {
+  return Math.max(0, deadline - Date.now());
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}

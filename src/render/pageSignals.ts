@@ -1,0 +1,68 @@
+// What the page itself says about being done. Pixels alone cannot tell a finished panel
+// from one that sits still while its query is in flight, so a small tracker is installed
+// before any page script runs (Page.addScriptToEvaluateOnNewDocument) and counts the
+// fetch/XHR requests in flight; Grafana's own loading indicators are read from the DOM.
+
+/** Installed in every document before its scripts run. Plain ES2017, no dependencies. */
+export const TRACKER_SOURCE = `(() => {
+  if (window.__panelshot) return;
+  const s = { inflight: 0 };
+  Object.defineProperty(window, '__panelshot', { value: s });
+  // A response is "done" one macrotask after it arrives, so the page has run the code that
+  // draws it before we look.
+  const settle = () => setTimeout(() => { s.inflight--; }, 0);
+  const origFetch = window.fetch;
+  if (origFetch) {
+    window.fetch = function () {
+      s.inflight++;
+      let p;
+      try { p = origFetch.apply(this, arguments); } catch (e) { settle(); throw e; }
+      p.then(settle, settle);
+      return p;
+    };
+  }
+  const origSend = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function () {
+    s.inflight++;
+    this.addEventListener('loadend', settle, { once: true });
+    try { return origSend.apply(this, arguments); } catch (e) { settle(); throw e; }
+  };
+})();`;
+
+/** Grafana's loading indicators across versions 9–12 (legacy and scenes dashboards). */
+const LOADING_SELECTORS = [
+  '[aria-label="Panel loading bar"]',
+  '[data-testid="Panel loading bar"]',
+  '.panel-loading',
+  '.preloader',
+  '[aria-label="data-testid Loading indicator"]',
+].join(',');
+
+export interface PageState {
+  href: string;
+  readyState: string;
+  inflight: number;
+  /** A visible Grafana loading indicator. */
+  loading: boolean;
+  /** Full document height in CSS px, for height=-1 renders. */
+  scrollHeight: number;
+}
+
+/** Evaluated with Runtime.evaluate (returnByValue) at every poll. */
+export const STATE_EXPRESSION = `(() => {
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const loading = Array.prototype.some.call(document.querySelectorAll(${JSON.stringify(LOADING_SELECTORS)}), visible);
+  const de = document.documentElement;
+  return {
+    href: location.href,
+    readyState: document.readyState,
+    inflight: window.__panelshot ? window.__panelshot.inflight : 0,
+    loading,
+    scrollHeight: de ? Math.max(de.scrollHeight, document.body ? document.body.scrollHeight : 0) : 0,
+  };
+})()`;
+
+/** The page claims to be done: loaded, nothing in flight, no loading indicator. */
+export function pageQuiet(s: PageState): boolean {
+  return s.readyState === 'complete' && s.inflight <= 0 && !s.loading;
+}

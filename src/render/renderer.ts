@@ -1,0 +1,137 @@
+// One render from request to PNG: acquire a warm Chrome → decide how the browser
+// authenticates → capture → encode → release. The only place that knows all of pool,
+// Grafana session and capture; each of those knows nothing of the others.
+import type { BrowserPool } from '../browser/pool';
+import type { Config } from '../config';
+import { grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
+import type { GrafanaLogin, SessionCookie } from '../grafana/login';
+import { capture, TimeoutWithoutFrame, type CaptureSpec, type StageCookie } from './capture';
+import { exactSize } from './stability';
+import type { RenderRequest, RenderResult, RenderTimings } from './types';
+
+export interface RendererDeps {
+  config: Config;
+  pool: BrowserPool;
+  /** Undefined when no GRAFANA_USER/GRAFANA_PASS is configured. */
+  login?: GrafanaLogin;
+}
+
+type BrowserAuth =
+  | { kind: 'renderKey'; cookies: StageCookie[] }
+  | { kind: 'session'; cookies: StageCookie[]; used: SessionCookie[] }
+  | { kind: 'token'; cookies: []; bearer: { origin: string; token: string } }
+  | { kind: 'none'; cookies: [] };
+
+export class Renderer {
+  private readonly loginPaths: string[];
+
+  constructor(private readonly d: RendererDeps) {
+    const base = d.config.grafanaUrl.pathname;
+    this.loginPaths = [`${base}login`, `${base}user/auth-tokens/rotate`];
+  }
+
+  async render(req: RenderRequest, arrivedAt = Date.now()): Promise<RenderResult> {
+    const deadline = arrivedAt + req.timeoutMs;
+    const session = await this.d.pool.acquire(deadline);
+    const queueMs = Date.now() - arrivedAt;
+    try {
+      let authStart = Date.now();
+      let auth = await this.browserAuth(req);
+      let authMs = Date.now() - authStart;
+      let outcome = await this.attempt(session, req, auth, deadline);
+      if (outcome.kind === 'login-page' && auth.kind === 'session') {
+        // Grafana stopped accepting our session (expired, revoked, restarted): one fresh
+        // login and one more try, in a clean tab.
+        this.d.login!.invalidate(auth.used);
+        await session.reset();
+        authStart = Date.now();
+        auth = await this.browserAuth(req);
+        authMs += Date.now() - authStart;
+        outcome = await this.attempt(session, req, auth, deadline);
+      }
+      if (outcome.kind === 'login-page') throw this.loginPageError(auth.kind, outcome.path);
+
+      const encodeStart = Date.now();
+      const png = await exactSize(outcome.png, Math.round(req.width * req.deviceScaleFactor), Math.round(outcome.cssHeight * req.deviceScaleFactor));
+      const timings: RenderTimings = {
+        queueMs,
+        authMs,
+        navigateMs: outcome.navigateMs,
+        dataMs: outcome.dataMs,
+        stableMs: outcome.stableMs,
+        framesCompared: outcome.framesCompared,
+        encodeMs: Date.now() - encodeStart,
+        totalMs: Date.now() - arrivedAt,
+      };
+      if (!outcome.settled && this.d.config.onTimeout === 'error') {
+        throw renderTimeout(`the page did not settle within ${req.timeoutMs} ms (ON_TIMEOUT=error)`);
+      }
+      return { png, settled: outcome.settled, timings, auth: auth.kind };
+    } catch (e) {
+      if (e instanceof TimeoutWithoutFrame) throw renderTimeout(`the page produced no picture within ${req.timeoutMs} ms`);
+      throw e;
+    } finally {
+      this.d.pool.release(session);
+    }
+  }
+
+  private async attempt(session: Parameters<typeof capture>[0], req: RenderRequest, auth: BrowserAuth, deadline: number) {
+    const c = this.d.config;
+    const spec: CaptureSpec = {
+      url: req.url,
+      width: req.width,
+      height: req.height,
+      scale: req.deviceScaleFactor,
+      maxHeight: c.maxHeight,
+      timezone: req.timezone ?? c.defaultTimezone,
+      acceptLanguage: req.acceptLanguage,
+      cookies: auth.cookies,
+      bearer: auth.kind === 'token' ? auth.bearer : undefined,
+      allowedOrigin: c.grafanaUrl.origin,
+      loginPaths: this.loginPaths,
+      deadline,
+      stability: { intervalMs: c.stableIntervalMs, frames: c.stableFrames, tolerance: c.stableTolerance },
+    };
+    return capture(session, spec);
+  }
+
+  /**
+   * Grafana's requests carry a renderKey: the browser gets that cookie and nothing else, so
+   * the picture shows what the requesting user may see. Direct calls use our token or session.
+   */
+  private async browserAuth(req: RenderRequest): Promise<BrowserAuth> {
+    const g = this.d.config.grafanaUrl;
+    if (req.renderKey) {
+      return {
+        kind: 'renderKey',
+        cookies: [{ name: 'renderKey', value: req.renderKey.key, domain: req.renderKey.domain, path: '/', httpOnly: true, sameSite: 'Lax' }],
+      };
+    }
+    if (this.d.config.grafanaToken) return { kind: 'token', cookies: [], bearer: { origin: g.origin, token: this.d.config.grafanaToken } };
+    if (this.d.login) {
+      const used = await this.d.login.cookies();
+      return {
+        kind: 'session',
+        used,
+        cookies: used.map((c) => ({ name: c.name, value: c.value, domain: g.hostname, path: c.path, httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite })),
+      };
+    }
+    return { kind: 'none', cookies: [] };
+  }
+
+  private loginPageError(kind: BrowserAuth['kind'], path: string): PanelshotError {
+    const where = `the browser ended on Grafana's ${path.endsWith('rotate') ? 'token-rotation' : 'login'} page`;
+    switch (kind) {
+      case 'renderKey':
+        return grafanaAuthRejected(
+          `${where}: Grafana did not accept the renderKey. Most often grafana.ini [rendering] callback_url and the 'domain' Grafana sends do not match the host in the page URL, or the key expired; set callback_url to the URL panelshot's browser reaches Grafana at (GRAFANA_URL)`,
+        );
+      case 'session':
+        return grafanaAuthRejected(`${where} even after a fresh login as GRAFANA_USER: the user may lack access to this dashboard, or Grafana's cookie settings (root_url, cookie_secure) do not fit GRAFANA_URL`);
+      case 'token':
+        return grafanaAuthRejected(`${where}: Grafana did not accept GRAFANA_TOKEN for this page (revoked, expired, or lacking access to this dashboard)`);
+      case 'none':
+        return grafanaAuthRejected(`${where}: no credentials are configured; set GRAFANA_USER/GRAFANA_PASS or GRAFANA_TOKEN for direct calls`);
+    }
+  }
+}

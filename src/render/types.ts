@@ -1,0 +1,40 @@
+// What a render is asked to do and what it gives back: the boundary between the HTTP edge
+// and the orchestration.
+
+export interface RenderRequest {
+  /** The Grafana page, already checked to be on GRAFANA_URL's origin. */
+  url: URL;
+  /** CSS pixels. */
+  width: number;
+  /** CSS pixels, or 'full' for the whole page (Grafana's height=-1). */
+  height: number | 'full';
+  deviceScaleFactor: number;
+  /** Total budget from arrival to answer, queue included. */
+  timeoutMs: number;
+  timezone?: string;
+  acceptLanguage?: string;
+  /** Grafana's mode: the browser carries only this cookie, for `domain`. */
+  renderKey?: { key: string; domain: string };
+}
+
+export interface RenderTimings {
+  queueMs: number;
+  authMs: number;
+  navigateMs: number;
+  /** Until the page said it was quiet (data loaded, no loading indicator). */
+  dataMs: number;
+  /** From quiet to the last equal frame. */
+  stableMs: number;
+  framesCompared: number;
+  encodeMs: number;
+  totalMs: number;
+}
+
+export interface RenderResult {
+  png: Buffer;
+  /** False when the timeout came first and this is the best frame so far. */
+  settled: boolean;
+  timings: RenderTimings;
+  /** How the browser was authenticated, for logs and metrics (never the secret). */
+  auth: 'renderKey' | 'session' | 'token' | 'none';
+}

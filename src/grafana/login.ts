@@ -32,11 +32,11 @@ export interface GrafanaLoginOptions {
 
 interface Cached {
   cookies: SessionCookie[];
-  /** grafana_session_expiry (ms since epoch), when Grafana sends one: rotate before it. */
-  expiresAt?: number;
+  /** When to rotate: ahead of grafana_session_expiry, when Grafana sends one (>= 10). */
+  rotateAt?: number;
 }
 
-/** Rotate this long before grafana_session_expiry, so no render meets an expired token. */
+/** Rotate this long before grafana_session_expiry (or a quarter of the lifetime, if shorter). */
 const ROTATE_AHEAD_MS = 60_000;
 /** After Grafana was unreachable, wait this long before the next attempt (no lockout risk). */
 const UNREACHABLE_BACKOFF_MS = 1_000;
@@ -54,7 +54,7 @@ export class GrafanaLogin {
   /** The session cookies to give the browser; logs in or rotates when needed. */
   async cookies(): Promise<SessionCookie[]> {
     const c = this.cached;
-    if (c && !(c.expiresAt && Date.now() > c.expiresAt - ROTATE_AHEAD_MS)) return c.cookies;
+    if (c && !(c.rotateAt && Date.now() >= c.rotateAt)) return c.cookies;
     return (await this.singleFlight(() => (c ? this.rotateOrLogin(c) : this.login()))).cookies;
   }
 
@@ -175,8 +175,9 @@ export class GrafanaLogin {
       if (c && (c.name === 'grafana_session' || c.name === 'grafana_session_expiry')) byName.set(c.name, c);
     }
     const cookies = [...byName.values()];
-    const expiry = Number(byName.get('grafana_session_expiry')?.value);
-    return { cookies, expiresAt: Number.isFinite(expiry) && expiry > 0 ? expiry * 1000 : undefined };
+    const expiresAt = Number(byName.get('grafana_session_expiry')?.value) * 1000;
+    if (!Number.isFinite(expiresAt) || expiresAt <= Date.now()) return { cookies };
+    return { cookies, rotateAt: expiresAt - Math.min(ROTATE_AHEAD_MS, (expiresAt - Date.now()) / 4) };
   }
 }
 

@@ -58,7 +58,12 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   if (spec.bearer) await session.authorizeOrigin(spec.bearer.origin, spec.bearer.token);
 
   const nav = await session.cdp<{ errorText?: string }>('Page.navigate', { url: spec.url.toString() }, remaining(spec.deadline));
-  if (nav.errorText) throw grafanaUnreachable(`Chrome could not load the Grafana page (${nav.errorText}); check GRAFANA_URL and that Grafana is up`);
+  if (nav.errorText) {
+    // A redirect off Grafana's origin that then failed to load is still a redirect off it.
+    const target = await failedNavigationUrl(session);
+    if (target) checkLocation(target, spec);
+    throw grafanaUnreachable(`Chrome could not load the Grafana page (${nav.errorText}); check GRAFANA_URL and that Grafana is up`);
+  }
   const navigateMs = Date.now() - t0;
 
   let best: Buffer | undefined;
@@ -136,6 +141,11 @@ function checkLocation(href: string, spec: CaptureSpec): CaptureOutcome | undefi
   }
   if (spec.loginPaths.includes(u.pathname)) return { kind: 'login-page', path: u.pathname };
   return undefined;
+}
+
+async function failedNavigationUrl(session: BrowserSession): Promise<string | undefined> {
+  const t = await session.cdp<{ frameTree: { frame: { url: string; unreachableUrl?: string } } }>('Page.getFrameTree').catch(() => undefined);
+  return t?.frameTree.frame.unreachableUrl ?? t?.frameTree.frame.url;
 }
 
 async function pageState(session: BrowserSession, deadline: number): Promise<PageState> {

@@ -1,0 +1,91 @@
+// A whole panelshot under test: the Grafana stand-in, the service in this process with a
+// real Chrome pool, and its JSON log captured line by line (for the secrets checks).
+import { Writable } from 'node:stream';
+import sharp from 'sharp';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { startService, type Service } from '../../src/service';
+import { startStandin, type Standin, type StandinOptions } from '../standin/grafana';
+
+export interface Stack {
+  g: Standin;
+  s: Service;
+  logs: string[];
+  /** GET /render with these query parameters (url is made absolute on the stand-in when it starts with '/'). */
+  render(params: Record<string, string>, headers?: Record<string, string>): Promise<Rendered>;
+  get(path: string, headers?: Record<string, string>): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export interface Rendered {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  json(): { error: string; code: string };
+}
+
+export async function startStack(env: Record<string, string> = {}, standin: StandinOptions = {}): Promise<Stack> {
+  const g = await startStandin(standin);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const config = loadConfig({
+    GRAFANA_URL: g.url,
+    GRAFANA_USER: 'admin',
+    GRAFANA_PASS: 'admin',
+    HTTP_PORT: '0',
+    POOL_SIZE: '1',
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
+  let s: Service;
+  try {
+    s = await startService(config, createLogger(config.logLevel, sink));
+  } catch (e) {
+    await g.close();
+    throw e;
+  }
+  const stack: Stack = {
+    g,
+    s,
+    logs,
+    async render(params, headers = { 'X-Auth-Token': '-' }) {
+      const q = new URLSearchParams({ ...params, ...(params.url?.startsWith('/') ? { url: g.url + params.url } : {}) });
+      const res = await fetch(`${s.url}/render?${q}`, { headers });
+      const body = Buffer.from(await res.arrayBuffer());
+      return { status: res.status, headers: res.headers, body, json: () => JSON.parse(body.toString()) };
+    },
+    get: (path, headers) => fetch(`${s.url}${path}`, { headers }),
+    async stop() {
+      await s.stop(2000);
+      await g.close();
+    },
+  };
+  return stack;
+}
+
+export async function pngSize(png: Buffer): Promise<{ width: number; height: number; format?: string }> {
+  const m = await sharp(png).metadata();
+  return { width: m.width ?? 0, height: m.height ?? 0, format: m.format };
+}
+
+/** Share of pixels (0..1) that are identical in two PNGs of the same size. */
+export async function equalShare(a: Buffer, b: Buffer): Promise<number> {
+  const [ra, rb] = await Promise.all([sharp(a).ensureAlpha().raw().toBuffer({ resolveWithObject: true }), sharp(b).ensureAlpha().raw().toBuffer({ resolveWithObject: true })]);
+  if (ra.info.width !== rb.info.width || ra.info.height !== rb.info.height) return 0;
+  let same = 0;
+  for (let i = 0; i < ra.data.length; i += 4) if (ra.data.readUInt32LE(i) === rb.data.readUInt32LE(i)) same++;
+  return same / (ra.data.length / 4);
+}
+
+/** Distinct colours in the picture: a blank or spinner-only frame has very few. */
+export async function colourCount(png: Buffer): Promise<number> {
+  const { data } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const seen = new Set<number>();
+  for (let i = 0; i < data.length; i += 3) seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+  return seen.size;
+}

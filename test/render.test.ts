@@ -111,7 +111,7 @@ describe('GET /render against the Grafana stand-in (session login)', () => {
   });
 
   test('X-Auth-Token must match AUTH_TOKEN', async () => {
-    for (const headers of [{}, { 'X-Auth-Token': 'wrong' }, { 'X-Auth-Token': '' }]) {
+    for (const headers of [{}, { 'X-Auth-Token': 'wrong' }, { 'X-Auth-Token': '' }] as Record<string, string>[]) {
       const r = await st.render({ url: PANEL }, headers);
       assert.equal(r.status, 401);
       assert.equal(r.json().code, 'unauthorized');

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Gets a fresh Debian/Ubuntu checkout ready to run: Chromium and chromedriver from the
+# system's packages (when missing), npm dependencies, and the build.
+#   bash scripts/setup.sh          # what the demo and the service need
+#   bash scripts/setup.sh --test   # also what the tests need (nginx, systemd-analyze, fonts)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=(chromium chromium-driver)
+if [[ "${1:-}" == "--test" ]]; then
+  want+=(nginx-light systemd fonts-dejavu-core)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]} from the system's packages"
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "setup: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # Refresh the package lists only when they are missing or a day old.
+  if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]]; then
+    $sudo apt-get update -qq
+  fi
+  # nginx's package starts a server on port 80; tests run their own on loopback.
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    $sudo systemctl disable --now nginx >/dev/null 2>&1 || true
+  fi
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)); then
+  echo "setup: Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# The npm chromedriver package would download a driver; Debian's matches Debian's Chromium.
+export CHROMEDRIVER_SKIP_DOWNLOAD=true
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build
+echo "setup: ready ($(chromium --version 2>/dev/null | head -1); $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2))"

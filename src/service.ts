@@ -77,6 +77,15 @@ export async function startService(config: Config, logger: Logger = createLogger
   });
 
   const server = http.createServer(app);
+  // Requests Node's parser rejects (oversized headers, garbage) still get a JSON answer.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({ error: tooLarge ? 'the request line or headers are too large' : 'malformed HTTP request', code: 'bad_request' });
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   // Renders take seconds; the request timeout is bounded by RENDER_TIMEOUT_MAX_S plus slack.
   server.requestTimeout = (config.renderTimeoutMaxS + 30) * 1000;
   server.headersTimeout = 30_000;

@@ -30,6 +30,8 @@ export interface DriverHandle {
   debuggerAddress?: string;
   /** Browser-level DevTools websocket offered by a Selenium Grid (capability se:cdp). */
   cdpWebSocketUrl?: string;
+  /** Registers a callback for the death of chromedriver (local mode only). */
+  onExit?(cb: () => void): void;
   /** Quit politely within a short deadline, then kill whatever is left. Never throws. */
   close(): Promise<void>;
 }
@@ -81,6 +83,7 @@ async function createLocalDriver(opts: DriverOptions): Promise<DriverHandle> {
       driver,
       pgid,
       debuggerAddress: debuggerAddress?.replace('localhost', '127.0.0.1'),
+      onExit: (cb) => child.once('exit', cb),
       async close() {
         if (closed) return;
         closed = true;

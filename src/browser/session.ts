@@ -16,8 +16,14 @@ export class BrowserSession {
   private readonly visitedOrigins = new Set<string>();
   private authorizer?: OriginAuthorizer;
   private ua?: string;
+  /** The current render's deadline: no command may outlive it by more than a moment. */
+  deadline?: number;
 
-  constructor(readonly handle: DriverHandle, private readonly commandTimeoutMs = 15_000) {}
+  constructor(readonly handle: DriverHandle, private readonly commandTimeoutMs = 15_000) {
+    handle.onExit?.(() => {
+      this.broken = true;
+    });
+  }
 
   get pgid(): number | undefined {
     return this.handle.pgid;
@@ -25,6 +31,8 @@ export class BrowserSession {
 
   /** A DevTools command on the current tab. */
   async cdp<T = Record<string, unknown>>(method: string, params: object = {}, timeoutMs = this.commandTimeoutMs): Promise<T> {
+    if (this.deadline !== undefined) timeoutMs = Math.min(timeoutMs, this.deadline - Date.now() + 250);
+    timeoutMs = Math.max(250, timeoutMs);
     try {
       const r = await withTimeout(Promise.resolve(this.handle.driver.sendAndGetDevToolsCommand(method, params)), timeoutMs, `DevTools ${method}`);
       return (r ?? {}) as unknown as T;

@@ -1,5 +1,5 @@
 // Chrome must not outlive panelshot, not even when Node is killed with SIGKILL and gets no
-// chance to clean up. Each local chromedriver runs in its own process group (Chrome joins
+// chance to clean up. (dash, Debian's sh, takes `kill -9 -PGID` but not `kill -9 -- -PGID`.) Each local chromedriver runs in its own process group (Chrome joins
 // it); a tiny shell process holds the list of those groups on a pipe from us. When the pipe
 // closes — which the kernel does for any death of ours — it kills every group it knows.
 // A shell costs ~1 MiB where a second Node process would cost ~40.
@@ -14,7 +14,7 @@ while IFS= read -r line; do
     -*) groups=$(printf '%s' "$groups" | sed "s/ \${line#-} / /") ;;
   esac
 done
-for g in $groups; do kill -9 -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -9 "-$g" 2>/dev/null; done
 exit 0
 `;
 

@@ -77,6 +77,8 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
     session.noteOrigin(state.href);
     const where = checkLocation(state.href, spec);
     if (where) return where;
+    // A picture of Grafana's (or a proxy's) error page is no answer.
+    if (state.status >= 500) throw grafanaUnreachable(`Grafana answered HTTP ${state.status} for the page`);
 
     if (!pageQuiet(state)) {
       quietSince = undefined;
@@ -100,7 +102,14 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       continue;
     }
 
-    const frame = await screenshot(session, spec.deadline);
+    let frame: Buffer;
+    try {
+      frame = await screenshot(session, spec.deadline);
+    } catch (e) {
+      // Out of time mid-capture: the last good frame is still an answer.
+      if (best && remaining(spec.deadline) <= 0) break;
+      throw e;
+    }
     if (best && (await sameFrame(best, frame, spec.stability.tolerance))) {
       framesCompared++;
       equalFrames++;
@@ -152,14 +161,14 @@ async function pageState(session: BrowserSession, deadline: number): Promise<Pag
   const r = await session.cdp<{ result?: { value?: PageState }; exceptionDetails?: unknown }>(
     'Runtime.evaluate',
     { expression: STATE_EXPRESSION, returnByValue: true },
-    Math.max(1000, remaining(deadline)),
+    remaining(deadline),
   );
   // Between navigation commit and the new document, evaluation can fail: treat as loading.
-  return r.result?.value ?? { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0 };
+  return r.result?.value ?? { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0 };
 }
 
 async function screenshot(session: BrowserSession, deadline: number): Promise<Buffer> {
-  const r = await session.cdp<{ data: string }>('Page.captureScreenshot', { format: 'png', fromSurface: true }, Math.max(2000, remaining(deadline) + 1000));
+  const r = await session.cdp<{ data: string }>('Page.captureScreenshot', { format: 'png', fromSurface: true }, remaining(deadline));
   return Buffer.from(r.data, 'base64');
 }
 

@@ -46,6 +46,8 @@ export interface PageState {
   loading: boolean;
   /** Full document height in CSS px, for height=-1 renders. */
   scrollHeight: number;
+  /** HTTP status of the main document (0 when unknown). */
+  status: number;
 }
 
 /** Evaluated with Runtime.evaluate (returnByValue) at every poll. */
@@ -59,6 +61,7 @@ export const STATE_EXPRESSION = `(() => {
     inflight: window.__panelshot ? window.__panelshot.inflight : 0,
     loading,
     scrollHeight: de ? Math.max(de.scrollHeight, document.body ? document.body.scrollHeight : 0) : 0,
+    status: (performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0,
   };
 })()`;
 

@@ -3,7 +3,7 @@
 // Grafana session and capture; each of those knows nothing of the others.
 import type { BrowserPool } from '../browser/pool';
 import type { Config } from '../config';
-import { grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
+import { browserFailed, grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
 import type { GrafanaLogin, SessionCookie } from '../grafana/login';
 import { capture, TimeoutWithoutFrame, type CaptureSpec, type StageCookie } from './capture';
 import { exactSize } from './stability';
@@ -22,17 +22,71 @@ type BrowserAuth =
   | { kind: 'token'; cookies: []; bearer: { origin: string; token: string } }
   | { kind: 'none'; cookies: [] };
 
+/** Time kept back from the caller's timeout for encoding and sending the answer. */
+const ANSWER_MARGIN_MS = 300;
+/** A retry is only worth it with this much of the request's time left. */
+const MIN_RETRY_MS = 1500;
+
+/** Chrome or chromedriver failed under a render (crash, hang, protocol error). */
+class BrowserCrashed extends Error {
+  constructor(readonly original: unknown) {
+    super(String((original as Error)?.message ?? original));
+  }
+}
+
+function unwrap(e: unknown): unknown {
+  return e instanceof BrowserCrashed ? browserFailed(`Chrome failed during the render (${e.message.split('\n')[0]!.slice(0, 160)}); the session was replaced, try again`) : e;
+}
+
+function shareKey(r: RenderRequest): string {
+  return JSON.stringify([r.url.toString(), r.width, r.height, r.deviceScaleFactor, r.timeoutMs, r.timezone ?? '', r.acceptLanguage ?? '']);
+}
+
 export class Renderer {
   private readonly loginPaths: string[];
+  private readonly inflight = new Map<string, Promise<RenderResult>>();
 
   constructor(private readonly d: RendererDeps) {
     const base = d.config.grafanaUrl.pathname;
     this.loginPaths = [`${base}login`, `${base}user/auth-tokens/rotate`];
   }
 
-  async render(req: RenderRequest, arrivedAt = Date.now()): Promise<RenderResult> {
-    const deadline = arrivedAt + req.timeoutMs;
+  /**
+   * Identical requests in flight at the same time share one render: a burst of alerts for
+   * the same panel costs one Chrome, not one each. renderKey requests never share, since
+   * each key stands for a user.
+   */
+  async render(req: RenderRequest, arrivedAt = Date.now()): Promise<RenderResult & { shared: boolean }> {
+    const key = req.renderKey ? undefined : shareKey(req);
+    const running = key ? this.inflight.get(key) : undefined;
+    if (running) return { ...(await running), shared: true };
+    const p = this.renderWithRetry(req, arrivedAt);
+    if (key) {
+      this.inflight.set(key, p);
+      p.catch(() => undefined).finally(() => this.inflight.delete(key));
+    }
+    return { ...(await p), shared: false };
+  }
+
+  /** A Chrome that dies mid-render costs one retry on a fresh session, if time is left. */
+  private async renderWithRetry(req: RenderRequest, arrivedAt: number): Promise<RenderResult> {
+    // The answer must be on the wire before the caller's timeout, not start at it.
+    const deadline = arrivedAt + req.timeoutMs - ANSWER_MARGIN_MS;
+    try {
+      return await this.renderOnce(req, arrivedAt, deadline);
+    } catch (e) {
+      if (!(e instanceof BrowserCrashed) || deadline - Date.now() < MIN_RETRY_MS) throw unwrap(e);
+      try {
+        return await this.renderOnce(req, arrivedAt, deadline);
+      } catch (e2) {
+        throw unwrap(e2);
+      }
+    }
+  }
+
+  private async renderOnce(req: RenderRequest, arrivedAt: number, deadline: number): Promise<RenderResult> {
     const session = await this.d.pool.acquire(deadline);
+    session.deadline = deadline;
     const queueMs = Date.now() - arrivedAt;
     try {
       let authStart = Date.now();
@@ -69,8 +123,12 @@ export class Renderer {
       return { png, settled: outcome.settled, timings, auth: auth.kind };
     } catch (e) {
       if (e instanceof TimeoutWithoutFrame) throw renderTimeout(`the page produced no picture within ${req.timeoutMs} ms`);
-      throw e;
+      if (e instanceof PanelshotError) throw e;
+      // Anything else came from Chrome or chromedriver: the session is in doubt.
+      session.broken = true;
+      throw new BrowserCrashed(e);
     } finally {
+      session.deadline = undefined;
       this.d.pool.release(session);
     }
   }

@@ -31,13 +31,14 @@ export function renderGet(deps: { config: Config; renderer: Renderer; logger: Lo
         'Content-Type': 'image/png',
         'Cache-Control': 'no-store',
         'X-Panelshot-Settled': String(result.settled),
+        'X-Panelshot-Shared': String(result.shared),
         'Server-Timing': serverTiming(t),
         'Content-Disposition': 'inline; filename="panel.png"',
         ETag: `"${crypto.createHash('sha1').update(result.png).digest('hex')}"`,
       });
       res.status(200).end(result.png);
       log.info(
-        { event: 'render', outcome: result.settled ? 'ok' : 'unsettled', page, auth: result.auth, width: request.width, height: request.height, scale: request.deviceScaleFactor, bytes: result.png.length, ...t },
+        { event: 'render', outcome: result.settled ? 'ok' : 'unsettled', page, auth: result.auth, shared: result.shared, width: request.width, height: request.height, scale: request.deviceScaleFactor, bytes: result.png.length, ...t },
         result.settled ? 'rendered' : 'rendered the best frame before the timeout (page did not settle)',
       );
       log.debug({ event: 'render_phases', ...t }, 'render phases');

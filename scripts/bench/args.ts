@@ -1,0 +1,93 @@
+// The bench's command line. Every stand-in knob and every panelshot setting is a flag, so
+// the same run can measure a slow page and a fast one, or try a Chrome flag.
+export interface BenchArgs {
+  dataDelayMs: number;
+  animationMs: number;
+  pool: number;
+  concurrency: number;
+  /** Renders in the throughput run. */
+  renders: number;
+  /** Sequential renders for single-render latency (and panels the floor measures). */
+  latencyRenders: number;
+  width: number;
+  height: number;
+  out: string;
+  quick: boolean;
+  /** Extra environment for panelshot (--env KEY=VALUE, repeatable): CHROME_ARGS, STABLE_*, … */
+  env: Record<string, string>;
+}
+
+export const USAGE = `Usage: npm run bench -- [flags]
+
+  --data-delay MS      stand-in data query delay (default 300)
+  --animation MS       stand-in chart animation length (default 500)
+  --pool N             panelshot POOL_SIZE (default 4)
+  --concurrency N      parallel requests in the throughput run (default 4)
+  --renders N          renders in the throughput run (default 40)
+  --latency-renders N  sequential single renders, also the floor's panels (default 10)
+  --width PX --height PX  render size (default 1000x500)
+  --out FILE           JSON results (default bench-results/bench.json)
+  --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
+  --quick              smoke run: 3 latency renders, 8 throughput renders
+`;
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const a: BenchArgs = {
+    dataDelayMs: 300,
+    animationMs: 500,
+    pool: 4,
+    concurrency: 4,
+    renders: 40,
+    latencyRenders: 10,
+    width: 1000,
+    height: 500,
+    out: 'bench-results/bench.json',
+    quick: false,
+    env: {},
+  };
+  let rendersGiven = false;
+  let latencyGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    const int = (min: number): number => {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} wants an integer ≥ ${min}, not ${v}`);
+      return n;
+    };
+    switch (flag) {
+      case '--data-delay': a.dataDelayMs = int(0); break;
+      case '--animation': a.animationMs = int(0); break;
+      case '--pool': a.pool = int(1); break;
+      case '--concurrency': a.concurrency = int(1); break;
+      case '--renders': a.renders = int(1); rendersGiven = true; break;
+      case '--latency-renders': a.latencyRenders = int(1); latencyGiven = true; break;
+      case '--width': a.width = int(1); break;
+      case '--height': a.height = int(1); break;
+      case '--out': a.out = value(); break;
+      case '--quick': a.quick = true; break;
+      case '--env': {
+        const kv = value();
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--env wants KEY=VALUE, not ${kv}`);
+        a.env[kv.slice(0, eq)] = kv.slice(eq + 1);
+        break;
+      }
+      case '--help': case '-h': throw new UsageError('');
+      default: throw new UsageError(`unknown flag ${flag}`);
+    }
+  }
+  // --quick only shrinks what was not asked for explicitly.
+  if (a.quick) {
+    if (!latencyGiven) a.latencyRenders = 3;
+    if (!rendersGiven) a.renders = 8;
+  }
+  return a;
+}
+
+export class UsageError extends Error {}

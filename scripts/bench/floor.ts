@@ -1,0 +1,63 @@
+// Reference frames and the floor.
+//
+// References: the settled picture of every panel the bench renders, shot by plain Chromes
+// that wait for the stand-in's own "done" signal (test/support/reference.ts) — knowledge
+// panelshot must not use, so the comparison is independent of its readiness logic.
+//
+// Floor: the fastest any renderer could answer with that picture. One warm Chrome, driven
+// directly over DevTools, cookie and viewport already set, the page loaded once before;
+// then Page.navigate and screenshots back to back until one equals the settled frame.
+// The settled frame comes from the same Chrome, so "equal" can mean equal bytes.
+import type { Standin } from '../../test/standin/grafana';
+import { ReferenceCamera } from '../../test/support/reference';
+import { median } from './stats';
+
+/** Shoots the settled frame of every path, spreading them over several cameras (Chromes). */
+export async function shootReferences(g: Standin, paths: Map<number, string>, cameras: ReferenceCamera[], width: number, height: number): Promise<Map<number, Buffer>> {
+  const refs = new Map<number, Buffer>();
+  const todo = [...paths];
+  await Promise.all(
+    cameras.map(async (cam) => {
+      for (let next = todo.shift(); next; next = todo.shift()) refs.set(next[0], await cam.shoot(g, next[1], width, height));
+    }),
+  );
+  return refs;
+}
+
+export interface FloorResult {
+  medianMs: number;
+  perPanelMs: number[];
+  /** Screenshots taken per timed navigation: how fine-grained the floor is. */
+  medianShots: number;
+}
+
+const FLOOR_DEADLINE_MS = 20_000;
+
+export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<number, string>, width: number, height: number, refs: Map<number, Buffer>): Promise<FloorResult> {
+  const cdp = <T>(method: string, params: object = {}) => cam.handle.driver.sendAndGetDevToolsCommand(method, params) as unknown as Promise<T>;
+  const perPanelMs: number[] = [];
+  const shots: number[] = [];
+  for (const [id, path] of paths) {
+    // The untimed first load: warms the page and gives the settled frame, with the
+    // renderKey cookie and the viewport left in place for the timed load.
+    const settled = await cam.shoot(g, path, width, height);
+    refs.set(id, settled);
+    // Start from a blank page, as a fresh tab does: otherwise the first screenshot after
+    // navigate could still show the previous (already settled) load of this very page.
+    await cdp('Page.navigate', { url: 'about:blank' });
+    await new Promise((r) => setTimeout(r, 150));
+
+    const t0 = performance.now();
+    await cdp('Page.navigate', { url: g.url + path });
+    let n = 0;
+    for (;;) {
+      const shot = await cdp<{ data: string }>('Page.captureScreenshot', { format: 'png' });
+      n++;
+      if (Buffer.from(shot.data, 'base64').equals(settled)) break;
+      if (performance.now() - t0 > FLOOR_DEADLINE_MS) throw new Error(`floor: panel ${id} never showed its settled frame again`);
+    }
+    perPanelMs.push(performance.now() - t0);
+    shots.push(n);
+  }
+  return { medianMs: median(perPanelMs), perPanelMs, medianShots: median(shots) };
+}

@@ -1,0 +1,171 @@
+// panelshot as a deployment runs it: its own process, `node dist/main.js` (what `npm start`
+// runs), configured through the environment. Plus the HTTP client the bench renders with.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { ownedProcesses, waitFor } from '../../test/support/processes';
+
+const ROOT = path.resolve(__dirname, '../..');
+const MAIN = path.join(ROOT, 'dist/main.js');
+
+/** Builds dist/ when it is missing or older than any source file; returns the build time. */
+export function ensureBuilt(): number | undefined {
+  const built = fs.existsSync(MAIN) ? fs.statSync(MAIN).mtimeMs : 0;
+  const newest = Math.max(...[...walk(path.join(ROOT, 'src')), path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'package.json')].map((f) => fs.statSync(f).mtimeMs));
+  if (built >= newest) return undefined;
+  const t = Date.now();
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  // tsc only writes files whose output changed; the next run must not build again.
+  const now = new Date();
+  fs.utimesSync(MAIN, now, now);
+  return Date.now() - t;
+}
+
+function* walk(dir: string): Generator<string> {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) yield* walk(p);
+    else yield p;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Panelshot {
+  pid: number;
+  url: string;
+  /** Spawn → first /healthz 200 that says the pool is warm. */
+  startupMs: number;
+  /** Last lines of its log, for a diagnosis when something broke. */
+  logTail(): string;
+  /** SIGTERM, wait for an orderly exit, then make sure no Chrome of it is left. */
+  stop(): Promise<{ leftover: number }>;
+}
+
+export async function startPanelshot(grafanaUrl: string, poolSize: number, extraEnv: Record<string, string>): Promise<Panelshot> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const log: string[] = [];
+  const started = Date.now();
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      GRAFANA_URL: grafanaUrl,
+      GRAFANA_USER: 'admin',
+      GRAFANA_PASS: 'admin',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+      POOL_SIZE: String(poolSize),
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const keep = (d: Buffer) => {
+    log.push(...String(d).split('\n').filter(Boolean));
+    if (log.length > 200) log.splice(0, log.length - 200);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const pid = child.pid!;
+  const ps: Panelshot = {
+    pid,
+    url,
+    startupMs: 0,
+    logTail: () => log.slice(-20).join('\n'),
+    stop: () => stopChild(child, pid),
+  };
+  try {
+    ps.startupMs = (await waitWarm(url, child, 90_000)) - started;
+  } catch (e) {
+    await ps.stop();
+    throw new Error(`${(e as Error).message}\n--- panelshot log ---\n${ps.logTail()}`);
+  }
+  return ps;
+}
+
+async function waitWarm(url: string, child: ChildProcess, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`panelshot exited with status ${child.exitCode} during start-up`);
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      const at = Date.now();
+      if (res.ok && ((await res.json()) as { warm?: boolean }).warm === true) return at;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`panelshot was not warm within ${timeoutMs} ms`);
+}
+
+async function stopChild(child: ChildProcess, pid: number): Promise<{ leftover: number }> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  // Its Chromes must go with it; anything left is a leak worth reporting (and removing).
+  await waitFor(() => ownedProcesses(pid).length === 0, 5000);
+  const left = ownedProcesses(pid);
+  for (const p of left) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return { leftover: left.length };
+}
+
+export interface RenderAnswer {
+  panelId: number;
+  status: number;
+  png: Buffer;
+  clientMs: number;
+  settled: boolean;
+  shared: boolean;
+  /** Server-Timing phases in ms: queue, auth, navigate, data, stable, encode, total. */
+  phases: Record<string, number>;
+  error?: string;
+}
+
+export async function render(base: string, pageUrl: string, panelId: number, width: number, height: number): Promise<RenderAnswer> {
+  const q = new URLSearchParams({ url: pageUrl, width: String(width), height: String(height) });
+  const t = performance.now();
+  const res = await fetch(`${base}/render?${q}`, { headers: { 'X-Auth-Token': '-' } });
+  const body = Buffer.from(await res.arrayBuffer());
+  const clientMs = performance.now() - t;
+  return {
+    panelId,
+    status: res.status,
+    png: body,
+    clientMs,
+    settled: res.headers.get('x-panelshot-settled') === 'true',
+    shared: res.headers.get('x-panelshot-shared') === 'true',
+    phases: parseServerTiming(res.headers.get('server-timing') ?? ''),
+    ...(res.status === 200 ? {} : { error: body.toString('utf8').slice(0, 300) }),
+  };
+}
+
+export function parseServerTiming(header: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of header.split(',')) {
+    const m = /^\s*([\w-]+)\s*;\s*dur=([\d.]+)/.exec(part);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}

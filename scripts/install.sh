@@ -9,7 +9,7 @@ usage() {
 Usage: scripts/install.sh [--prefix DIR] [--dry-run] [--no-deps] [--uninstall] [--help]
 
 Installs panelshot from this checkout as a systemd service:
-  - apt-get install chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji
+  - apt-get install chromium chromium-driver libnss3-tools fonts-noto-cjk fonts-noto-color-emoji
     fonts-dejavu-core (only the ones not installed yet)
   - checks that Node.js >= 20 is on PATH (ExecStart uses `command -v node`)
   - creates the system user and group `panelshot` (home /var/lib/panelshot, no login)
@@ -97,7 +97,7 @@ UNIT_DIR=$PREFIX/etc/systemd/system
 UNIT=$UNIT_DIR/panelshot.service
 STATE=$PREFIX/var/lib/panelshot
 USER_NAME=panelshot
-APT_PACKAGES=(chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core)
+APT_PACKAGES=(chromium chromium-driver libnss3-tools fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core)
 
 systemd_running() { [ -z "$PREFIX" ] && [ -d /run/systemd/system ]; }
 user_exists() { id -u "$USER_NAME" >/dev/null 2>&1; }

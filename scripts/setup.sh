@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(chromium chromium-driver)
+# libnss3-tools: certutil, for GRAFANA_CA_FILE (Chrome's trust store).
+want=(chromium chromium-driver libnss3-tools)
 if [[ "${1:-}" == "--test" ]]; then
-  want+=(nginx-light systemd fonts-dejavu-core)
+  # nginx and openssl for the reverse-proxy and TLS tests, systemd for systemd-analyze.
+  want+=(nginx openssl systemd fonts-dejavu-core)
 fi
 
 missing=()
@@ -27,9 +29,9 @@ if ((${#missing[@]})); then
   if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]]; then
     $sudo apt-get update -qq
   fi
-  # nginx's package starts a server on port 80; tests run their own on loopback.
+  # nginx's package starts a server on port 80 where systemd runs; tests run their own on loopback.
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+  if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
     $sudo systemctl disable --now nginx >/dev/null 2>&1 || true
   fi
 fi

@@ -11,6 +11,9 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) =>
   z.coerce.number({ message: `must be a whole number from ${min} to ${max}` }).int(`must be a whole number from ${min} to ${max}`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 const num = (min: number, max: number) =>
@@ -62,6 +65,16 @@ export const KEYS = {
     doc: 'Service-account token, sent as Authorization: Bearer to Grafana\'s origin only; used instead of the login when set. Never logged.',
     example: 'glsa_xxxxxxxx',
   },
+  GRAFANA_CA_FILE: {
+    schema: optionalString.refine((v) => v === undefined || fs.existsSync(v), 'must name a readable PEM file'),
+    doc: 'PEM file of the CA that signed Grafana\'s certificate (internal CA); trusted by the login client and by Chrome (needs certutil from libnss3-tools).',
+    example: '/etc/panelshot/grafana-ca.pem',
+  },
+  GRAFANA_INSECURE_TLS: {
+    schema: bool,
+    default: 'false',
+    doc: 'Accept any certificate from Grafana (no verification). Only for tests; logged as a warning at start.',
+  },
   GRAFANA_LOGIN_BACKOFF_MS: {
     schema: int(1000, 86_400_000),
     default: '60000',
@@ -69,6 +82,29 @@ export const KEYS = {
   },
   HTTP_HOST: { schema: z.string().trim().min(1), default: '127.0.0.1', doc: 'Address the HTTP server listens on.' },
   HTTP_PORT: { schema: int(0, 65535), default: '8081', doc: 'Port the HTTP server listens on (0 = any free port).' },
+  BASE_PATH: {
+    schema: z
+      .string()
+      .trim()
+      .refine((v) => v === '' || /^\/[A-Za-z0-9._~\-/]*[^/]$/.test(v), 'must be empty or a path such as /renderer (leading slash, no trailing slash)'),
+    default: '',
+    doc: 'Path prefix all endpoints are served under, for a reverse proxy that forwards /renderer/... unchanged (then server_url = https://proxy/renderer/render).',
+  },
+  TRUST_PROXY: {
+    schema: z.string().trim(),
+    default: 'loopback',
+    doc: 'Which proxies may set X-Forwarded-For/-Proto (express "trust proxy": loopback, a CIDR list, a hop count, true or false); the client address in the log comes from it.',
+  },
+  TLS_CERT_FILE: {
+    schema: optionalString.refine((v) => v === undefined || fs.existsSync(v), 'must name a readable PEM file'),
+    doc: 'Serve HTTPS with this certificate (PEM, chain included) instead of HTTP; needs TLS_KEY_FILE.',
+    example: '/etc/panelshot/tls.crt',
+  },
+  TLS_KEY_FILE: {
+    schema: optionalString.refine((v) => v === undefined || fs.existsSync(v), 'must name a readable PEM file'),
+    doc: 'Private key (PEM) for TLS_CERT_FILE. Never logged.',
+    example: '/etc/panelshot/tls.key',
+  },
   AUTH_TOKEN: {
     schema: z.string(),
     default: '-',
@@ -128,7 +164,12 @@ export interface Config {
   grafanaUser?: string;
   grafanaPass?: string;
   grafanaToken?: string;
+  grafanaCaFile?: string;
+  grafanaInsecureTls: boolean;
   loginBackoffMs: number;
+  basePath: string;
+  trustProxy: boolean | number | string;
+  tls?: { certFile: string; keyFile: string };
   httpHost: string;
   httpPort: number;
   authTokens: string[];
@@ -187,6 +228,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
       `invalid configuration: HTTP_HOST=${v.HTTP_HOST} is not a loopback address, so AUTH_TOKEN must be a secret of at least 8 characters (not the default "-"); set the same value as grafana.ini [rendering] renderer_token`,
     );
   }
+  if ((v.TLS_CERT_FILE === undefined) !== (v.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError('invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE must be set together');
+  }
   const grafanaUrl = new URL(v.GRAFANA_URL);
   if (!grafanaUrl.pathname.endsWith('/')) grafanaUrl.pathname += '/';
 
@@ -195,7 +239,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
     grafanaUser: v.GRAFANA_USER,
     grafanaPass: v.GRAFANA_PASS,
     grafanaToken: v.GRAFANA_TOKEN,
+    grafanaCaFile: v.GRAFANA_CA_FILE,
+    grafanaInsecureTls: v.GRAFANA_INSECURE_TLS,
     loginBackoffMs: v.GRAFANA_LOGIN_BACKOFF_MS,
+    basePath: v.BASE_PATH,
+    trustProxy: parseTrustProxy(v.TRUST_PROXY),
+    tls: v.TLS_CERT_FILE && v.TLS_KEY_FILE ? { certFile: v.TLS_CERT_FILE, keyFile: v.TLS_KEY_FILE } : undefined,
     httpHost: v.HTTP_HOST,
     httpPort: v.HTTP_PORT,
     authTokens,
@@ -227,6 +276,14 @@ function loadDotenv(): NodeJS.ProcessEnv {
   const file = path.resolve('.env');
   if (fs.existsSync(file)) dotenv.config({ path: file, quiet: true });
   return process.env;
+}
+
+/** express's "trust proxy" accepts booleans, hop counts and address lists. */
+function parseTrustProxy(v: string): boolean | number | string {
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v;
 }
 
 export function isLoopback(host: string): boolean {

@@ -6,7 +6,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'panelshot_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'panelshot_' });
   const seconds = [0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60];
   return {
     registry,
@@ -26,6 +26,11 @@ export function createMetrics() {
     }),
     framesCompared: new Counter({ name: 'panelshot_frames_compared_total', help: 'Screenshots compared for stability.', registers: [registry] }),
     poolSessions: new Gauge({ name: 'panelshot_pool_sessions', help: 'Chrome sessions by state (busy, idle, queued renders).', labelNames: ['state'], registers: [registry] }),
+    chromeMemory: new Gauge({
+      name: 'panelshot_chrome_memory_bytes',
+      help: 'Proportional set size of all local Chrome and chromedriver processes (read from /proc at scrape time).',
+      registers: [registry],
+    }),
     chromeRestarts: new Counter({
       name: 'panelshot_chrome_restarts_total',
       help: 'Chrome sessions replaced, by reason (recycle_renders, recycle_memory, crashed, reset_failed).',

@@ -1,6 +1,9 @@
 // Wires config → logger → metrics → Grafana session → browser pool → renderer → HTTP, and
 // takes them down again in order. main.ts runs one; tests run several in one process.
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import axios from 'axios';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import { BrowserPool } from './browser/pool';
@@ -11,6 +14,7 @@ import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { Renderer } from './render/renderer';
 import { watchdog } from './browser/watchdog';
+import { chromeHomeTrusting } from './browser/trust';
 
 export const VERSION: string = require('../package.json').version;
 
@@ -29,6 +33,17 @@ export async function startService(config: Config, logger: Logger = createLogger
   logger.info({ event: 'binaries', chrome: binaries.chrome, chromeVersion: binaries.chromeVersion, chromedriver: binaries.chromedriver, grid: config.seleniumRemoteUrl }, 'found Chrome and chromedriver');
   const metrics = createMetrics();
 
+  // TLS towards Grafana: the same trust for the login client and for Chrome.
+  const ca = config.grafanaCaFile ? fs.readFileSync(config.grafanaCaFile) : undefined;
+  const chromeEnv: Record<string, string> = {};
+  const chromeArgs = [...config.chromeArgs];
+  if (config.grafanaCaFile) chromeEnv.HOME = chromeHomeTrusting(config.grafanaCaFile);
+  if (config.grafanaInsecureTls) {
+    chromeArgs.push('--ignore-certificate-errors');
+    logger.warn({ event: 'insecure_tls' }, 'GRAFANA_INSECURE_TLS=true: Grafana\'s certificate is not verified; anyone between panelshot and Grafana can read its credentials');
+  }
+  const grafanaHttp = axios.create({ httpsAgent: new https.Agent({ ca, rejectUnauthorized: !config.grafanaInsecureTls, keepAlive: true }) });
+
   const login =
     config.grafanaUser && config.grafanaPass
       ? new GrafanaLogin({
@@ -37,6 +52,7 @@ export async function startService(config: Config, logger: Logger = createLogger
           password: config.grafanaPass,
           backoffMs: config.loginBackoffMs,
           logger,
+          http: grafanaHttp,
           events: { onLogin: (r) => metrics.grafanaLogins.inc({ result: r }), onRotate: (r) => metrics.grafanaRotations.inc({ result: r }) },
         })
       : undefined;
@@ -47,7 +63,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     queueWaitMs: config.queueWaitMs,
     recycleAfter: config.recycleAfter,
     recycleMemoryMb: config.recycleMemoryMb,
-    driver: { chromeBin: binaries.chrome, chromedriverPath: binaries.chromedriver, seleniumRemoteUrl: config.seleniumRemoteUrl, extraArgs: config.chromeArgs, startTimeoutMs: 30_000 },
+    driver: { chromeBin: binaries.chrome, chromedriverPath: binaries.chromedriver, seleniumRemoteUrl: config.seleniumRemoteUrl, extraArgs: chromeArgs, env: chromeEnv, startTimeoutMs: 30_000 },
     logger,
     onReplace: (reason) => metrics.chromeRestarts.inc({ reason }),
   });
@@ -56,6 +72,22 @@ export async function startService(config: Config, logger: Logger = createLogger
   logger.info({ event: 'pool_warm', sessions: config.poolSize, ms: Date.now() - started }, 'Chrome pool is warm');
 
   const renderer = new Renderer({ config, pool, login });
+
+  /** Grafana reachable, and accepting whatever credentials direct calls will use. */
+  async function grafanaReady(): Promise<string | undefined> {
+    if (login) {
+      await login.check();
+      return undefined;
+    }
+    const token = config.grafanaToken;
+    const url = new URL(token ? 'api/user' : 'api/health', config.grafanaUrl).toString();
+    const res = await grafanaHttp
+      .get(url, { headers: token ? { Authorization: `Bearer ${token}` } : {}, timeout: 5000, validateStatus: () => true, maxRedirects: 0 })
+      .catch((e: { code?: string }) => ({ status: 0, code: e.code }));
+    if (res.status === 200) return undefined;
+    if (res.status === 0) return `cannot reach Grafana at ${config.grafanaUrl.origin} (${(res as { code?: string }).code ?? 'error'})`;
+    return token && res.status === 401 ? 'Grafana rejects GRAFANA_TOKEN (401)' : `Grafana answered ${res.status} to GET ${new URL(url).pathname}`;
+  }
   const app = createApp({
     config,
     logger,
@@ -65,18 +97,20 @@ export async function startService(config: Config, logger: Logger = createLogger
     status: () => ({ pool: pool.stats(), warm: pool.warm }),
     ready: async () => {
       if (!pool.warm) return 'the Chrome pool is not warm';
-      if (login) await login.check();
-      return undefined;
+      return grafanaReady();
     },
     refreshMetrics: () => {
       const s = pool.stats();
       metrics.poolSessions.set({ state: 'busy' }, s.busy);
       metrics.poolSessions.set({ state: 'idle' }, s.idle);
       metrics.poolSessions.set({ state: 'queued' }, s.queued);
+      metrics.chromeMemory.set(pool.memoryMiB() * 1024 * 1024);
     },
   });
 
-  const server = http.createServer(app);
+  const server = config.tls
+    ? https.createServer({ cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) }, app)
+    : http.createServer(app);
   // Requests Node's parser rejects (oversized headers, garbage) still get a JSON answer.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return void socket.destroy();
@@ -96,11 +130,12 @@ export async function startService(config: Config, logger: Logger = createLogger
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
-  logger.info({ event: 'listening', address: `http://${host}:${port}` }, 'panelshot is listening');
+  const address = `${config.tls ? 'https' : 'http'}://${host}:${port}${config.basePath}`;
+  logger.info({ event: 'listening', address }, 'panelshot is listening');
 
   let stopping: Promise<void> | undefined;
   return {
-    url: `http://${host}:${port}`,
+    url: address,
     port,
     pool,
     logger,
@@ -115,6 +150,7 @@ export async function startService(config: Config, logger: Logger = createLogger
         server.closeAllConnections();
         await Promise.race([pool.stop(), new Promise<void>((r) => setTimeout(r, 5000).unref())]);
         watchdog.stop();
+        if (chromeEnv.HOME) fs.rmSync(chromeEnv.HOME, { recursive: true, force: true });
         logger.info({ event: 'stopped' }, 'panelshot stopped');
       })();
       return stopping;

@@ -18,6 +18,8 @@ export interface DriverOptions {
   chromedriverPath: string;
   seleniumRemoteUrl?: string;
   extraArgs: string[];
+  /** Extra environment for chromedriver and Chrome (e.g. HOME with a trusted CA). */
+  env?: Record<string, string>;
   /** Bounds chromedriver start-up and session creation. */
   startTimeoutMs: number;
 }
@@ -57,7 +59,7 @@ async function createLocalDriver(opts: DriverOptions): Promise<DriverHandle> {
   const child = spawn(opts.chromedriverPath, [`--port=${port}`, '--allowed-ips=127.0.0.1', '--log-level=OFF'], {
     detached: true,
     stdio: 'ignore',
-    env: { ...process.env, PANELSHOT_OWNER_PID: String(process.pid) },
+    env: { ...process.env, ...opts.env, PANELSHOT_OWNER_PID: String(process.pid) },
   });
   child.unref();
   const pgid = child.pid;

@@ -31,6 +31,8 @@ export interface PoolStats {
 export class BrowserPool {
   private readonly pool: Pool<BrowserSession>;
   private stopping = false;
+  /** Every live session, busy or idle (generic-pool does not list them). */
+  private readonly live = new Set<BrowserSession>();
 
   constructor(private readonly o: PoolOptions) {
     this.pool = createPool<BrowserSession>(
@@ -45,9 +47,11 @@ export class BrowserPool {
             throw e;
           }
           o.logger.info({ event: 'chrome_started', session: session.id, ms: Date.now() - started }, 'Chrome session ready');
+          this.live.add(session);
           return session;
         },
         destroy: async (s) => {
+          this.live.delete(s);
           await s.close();
           o.logger.info({ event: 'chrome_stopped', session: s.id, renders: s.renders }, 'Chrome session stopped');
         },
@@ -81,6 +85,13 @@ export class BrowserPool {
 
   stats(): PoolStats {
     return { size: this.pool.size, busy: this.pool.borrowed, idle: this.pool.available, queued: this.pool.pending };
+  }
+
+  /** PSS of every local Chrome with its chromedriver, in MiB. */
+  memoryMiB(): number {
+    let sum = 0;
+    for (const s of this.live) if (s.pgid !== undefined) sum += groupPssMiB(s.pgid);
+    return sum;
   }
 
   /** A session for one render; waits in the queue at most until `deadline` (and QUEUE_WAIT_MS). */

@@ -30,23 +30,28 @@ export function createApp(d: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Behind nginx & co.: the client address and scheme come from X-Forwarded-* of trusted proxies.
+  app.set('trust proxy', d.config.trustProxy);
 
   const requestId: RequestHandler = (req, res, next) => {
     const given = req.header('x-request-id');
     const id = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
     res.set('X-Request-Id', id);
-    res.locals.log = d.logger.child({ reqId: id });
+    res.locals.log = d.logger.child({ reqId: id, client: req.ip });
     next();
   };
   app.use(requestId);
 
-  app.get('/render/version', versionGet(d.version));
-  app.get('/render', requireAuthToken(d.config.authTokens), renderGet(d));
-  app.get('/healthz', healthzGet(d.status));
-  app.get('/readyz', readyzGet(d.ready));
-  app.get('/metrics', metricsGet(d.metrics, d.refreshMetrics));
+  // BASE_PATH: a proxy that forwards /renderer/... unchanged reaches the same routes.
+  const routes = express.Router();
+  routes.get('/render/version', versionGet(d.version));
+  routes.get('/render', requireAuthToken(d.config.authTokens), renderGet(d));
+  routes.get('/healthz', healthzGet(d.status));
+  routes.get('/readyz', readyzGet(d.ready));
+  routes.get('/metrics', metricsGet(d.metrics, d.refreshMetrics));
+  app.use(d.config.basePath || '/', routes);
 
-  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.slice(0, 100)}; panelshot serves GET /render, /render/version, /healthz, /readyz, /metrics`)));
+  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/version, /healthz, /readyz, /metrics`)));
 
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     // express's own parser errors (e.g. malformed percent-encoding) carry a 4xx status.

@@ -10,6 +10,7 @@
  * See docs/DESIGN.md §2 for the Grafana behaviour this copies.
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
@@ -28,6 +29,8 @@ export interface StandinOptions {
   rotateAfterMs?: number;
   /** grafana_session_expiry cookie = now + this. */
   sessionExpirySeconds?: number;
+  /** Serve HTTPS with this key and certificate (PEM) instead of HTTP. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export type AuthKind = 'session' | 'renderKey' | 'token' | 'none';
@@ -362,12 +365,13 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
 
   // ---- server ---------------------------------------------------------------------
 
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     route(req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { message: String(err) });
       else res.destroy();
     });
-  });
+  };
+  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -383,7 +387,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
   const port = (server.address() as AddressInfo).port;
 
   return {
-    url: `http://${host}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     stats,
     resetStats() {

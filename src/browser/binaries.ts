@@ -16,7 +16,9 @@ const CHROME_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-c
 
 function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
+    // npm puts node_modules/.bin first on PATH for scripts; the chromedriver package's shim
+    // there only works if its download ran, which we never rely on (see npmChromedriver).
+    if (!dir || dir.split(path.sep).includes('node_modules')) continue;
     const candidate = path.join(dir, name);
     try {
       fs.accessSync(candidate, fs.constants.X_OK);

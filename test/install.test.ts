@@ -12,7 +12,7 @@ import path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
 const script = path.join(root, 'scripts', 'install.sh');
-const APT_PACKAGES = ['chromium', 'chromium-driver', 'fonts-noto-cjk', 'fonts-noto-color-emoji', 'fonts-dejavu-core'];
+const APT_PACKAGES = ['chromium', 'chromium-driver', 'libnss3-tools', 'fonts-noto-cjk', 'fonts-noto-color-emoji', 'fonts-dejavu-core'];
 /** Paths a real (non --prefix) install writes; --dry-run must leave each as it found it. */
 const HOST_PATHS = ['/opt/panelshot', '/etc/panelshot', '/etc/panelshot/panelshot.env', '/etc/systemd/system/panelshot.service'];
 

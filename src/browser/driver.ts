@@ -44,7 +44,7 @@ export async function createDriver(opts: DriverOptions): Promise<DriverHandle> {
 
 function chromeOptions(opts: DriverOptions, userDataDir: string | undefined): chrome.Options {
   const o = new chrome.Options();
-  o.setChromeBinaryPath(opts.chromeBin);
+  if (opts.chromeBin) o.setChromeBinaryPath(opts.chromeBin);
   o.addArguments(...chromeFlags(userDataDir, opts.extraArgs));
   // We navigate with the DevTools protocol and decide readiness ourselves.
   o.setPageLoadStrategy('none');

@@ -134,8 +134,16 @@ export const KEYS = {
     default: 'best-frame',
     doc: 'When the page has not settled by the timeout: best-frame answers 200 with the last frame and X-Panelshot-Settled: false; error answers 408.',
   },
-  STABLE_INTERVAL_MS: { schema: int(10, 5000), default: '50', doc: 'Time between the screenshots that are compared.' },
-  STABLE_FRAMES: { schema: int(2, 50), default: '3', doc: 'Consecutive equal screenshots that make a page stable.' },
+  STABLE_INTERVAL_MS: {
+    schema: int(0, 5000),
+    default: '20',
+    doc: 'Pause between the screenshots that are compared (each capture itself takes 20-60 ms). Screenshots start only once the page is quiet: no fetch/XHR in flight, no loading indicator, no animation frame in the last 20 ms.',
+  },
+  STABLE_FRAMES: {
+    schema: int(2, 50),
+    default: '2',
+    doc: 'Consecutive equal screenshots that make a page stable. Raise to 3-4 for panels that redraw in steps without network or animation activity.',
+  },
   STABLE_TOLERANCE: {
     schema: num(0, 1),
     default: '0',

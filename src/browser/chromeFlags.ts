@@ -25,6 +25,8 @@ export function chromeFlags(userDataDir: string | undefined, extra: string[]): s
     '--disable-background-timer-throttling',
     '--disable-renderer-backgrounding',
     '--disable-backgrounding-occluded-windows',
+    // A page kept in the back/forward cache would hold a previous render in memory.
+    '--disable-back-forward-cache',
     '--hide-scrollbars',
     '--mute-audio',
     '--force-color-profile=srgb',

@@ -16,6 +16,9 @@ export class BrowserSession {
   private readonly visitedOrigins = new Set<string>();
   private authorizer?: OriginAuthorizer;
   private ua?: string;
+  private defaultLanguage?: string;
+  private timezoneSet = false;
+  private languageSet = false;
   /** The current render's deadline: no command may outlive it by more than a moment. */
   deadline?: number;
 
@@ -42,7 +45,7 @@ export class BrowserSession {
     }
   }
 
-  /** Called once when the session is created and for every fresh tab. */
+  /** Called once when the session is created. */
   async prepareTab(): Promise<void> {
     await this.cdp('Page.enable');
     await this.cdp('Page.addScriptToEvaluateOnNewDocument', { source: TRACKER_SOURCE });
@@ -71,28 +74,49 @@ export class BrowserSession {
     }
   }
 
+  /** Timezone override for this render, or none (clears an earlier one). */
+  async setTimezone(timezoneId: string | undefined): Promise<void> {
+    if (!timezoneId && !this.timezoneSet) return;
+    await this.cdp('Emulation.setTimezoneOverride', { timezoneId: timezoneId ?? '' });
+    this.timezoneSet = !!timezoneId;
+  }
+
+  /** navigator.language(s), Intl's locale and the Accept-Language header, as a user's browser sends them. */
+  async setLanguage(acceptLanguage: string | undefined): Promise<void> {
+    if (!acceptLanguage && !this.languageSet) return;
+    this.defaultLanguage ??= await this.evaluate<string>("navigator.languages.join(',')");
+    await this.cdp('Network.setUserAgentOverride', { userAgent: await this.userAgent(), acceptLanguage: acceptLanguage ?? this.defaultLanguage });
+    const locale = acceptLanguage?.split(',')[0]!.split(';')[0]!.trim();
+    await this.cdp('Emulation.setLocaleOverride', locale && locale !== '*' ? { locale } : {}).catch(() => undefined);
+    this.languageSet = !!acceptLanguage;
+  }
+
+  async evaluate<T>(expression: string): Promise<T> {
+    const r = await this.cdp<{ result?: { value?: T } }>('Runtime.evaluate', { expression, returnByValue: true });
+    return r.result?.value as T;
+  }
+
   /**
-   * Wipes everything one render could leave for the next: a new tab replaces the old one
-   * (per-tab state: sessionStorage, DevTools overrides, extra headers, viewport, timezone,
-   * the tracker), and cookies and storage of every origin it touched are cleared.
+   * Wipes everything one render could leave for the next, in the same tab (a new tab would
+   * cost a new renderer process and a cold start on every render): the page is replaced by
+   * about:blank, cookies go browser-wide, every origin the render touched loses its
+   * storage (local, session, IndexedDB, cache storage, service workers), the token
+   * interception ends with its DevTools connection, and language and timezone overrides
+   * are undone. Viewport and auth are set anew by every render.
    */
   async reset(): Promise<void> {
     this.authorizer?.close();
     this.authorizer = undefined;
-    const d = this.handle.driver;
-    const t = this.commandTimeoutMs;
-    const old = await withTimeout(Promise.resolve(d.getWindowHandle()), t, 'getWindowHandle');
-    await withTimeout(Promise.resolve(d.switchTo().newWindow('tab')), t, 'newWindow');
-    const fresh = await withTimeout(Promise.resolve(d.getWindowHandle()), t, 'getWindowHandle');
-    await withTimeout(Promise.resolve(d.switchTo().window(old)), t, 'switchTo');
-    await withTimeout(Promise.resolve(d.close()), t, 'close tab');
-    await withTimeout(Promise.resolve(d.switchTo().window(fresh)), t, 'switchTo');
+    await this.cdp('Page.navigate', { url: 'about:blank' });
     await this.cdp('Network.clearBrowserCookies');
     for (const origin of this.visitedOrigins) {
+      // 'all' includes this tab's sessionStorage for the origin (test/hostile.test.ts checks).
       await this.cdp('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
     }
     this.visitedOrigins.clear();
-    await this.prepareTab();
+    await this.setTimezone(undefined);
+    await this.setLanguage(undefined);
+    await this.evaluate("window.name = ''");
   }
 
   async alive(): Promise<boolean> {

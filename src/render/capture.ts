@@ -35,22 +35,29 @@ export interface CaptureSpec {
 }
 
 export type CaptureOutcome =
-  | { kind: 'frame'; png: Buffer; cssHeight: number; settled: boolean; navigateMs: number; dataMs: number; stableMs: number; framesCompared: number }
+  | { kind: 'frame'; png: Buffer; cssHeight: number; settled: boolean; navigateMs: number; dataMs: number; stableMs: number; framesCompared: number; trace: string[] }
   | { kind: 'login-page'; path: string };
 
 /** Frame taken with this much time left when none was taken yet, so a timeout still has a picture. */
 const LAST_CHANCE_MS = 400;
 /** While the page is busy, its state is polled this often (cheap: no screenshot). */
-const BUSY_POLL_MS = 20;
+const BUSY_POLL_MS = 10;
+/** A page is quiet this long (about one animation frame) before the first screenshot. */
+const QUIET_SETTLE_MS = 20;
+/** Longest time screenshots wait for an animating page before comparing pixels anyway. */
+const MAX_ANIMATION_WAIT_MS = 3000;
 /** For height=-1 the page first loads in a viewport this high, then grows to the document. */
 const VIEWPORT_HEIGHT_FOR_FULL_PAGE = 500;
 
 export async function capture(session: BrowserSession, spec: CaptureSpec): Promise<CaptureOutcome> {
   const t0 = Date.now();
+  // For the debug log: when each step happened, in ms since the start of the capture.
+  const trace: string[] = [];
+  const mark = (what: string) => trace.push(`${Date.now() - t0}:${what}`);
   let viewportHeight = spec.height === 'full' ? VIEWPORT_HEIGHT_FOR_FULL_PAGE : spec.height;
   await setViewport(session, spec.width, viewportHeight, spec.scale);
-  if (spec.timezone) await session.cdp('Emulation.setTimezoneOverride', { timezoneId: spec.timezone });
-  if (spec.acceptLanguage) await setLanguage(session, spec.acceptLanguage);
+  await session.setTimezone(spec.timezone);
+  await session.setLanguage(spec.acceptLanguage);
   for (const c of spec.cookies) {
     const { success } = await session.cdp<{ success?: boolean }>('Network.setCookie', c);
     if (success === false) throw new Error(`Chrome refused the ${c.name} cookie for ${c.domain}`);
@@ -65,12 +72,14 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
     throw grafanaUnreachable(`Chrome could not load the Grafana page (${nav.errorText}); check GRAFANA_URL and that Grafana is up`);
   }
   const navigateMs = Date.now() - t0;
+  mark('navigated');
 
   let best: Buffer | undefined;
   let equalFrames = 0;
   let framesCompared = 0;
   let quietSince: number | undefined;
   let resized = spec.height !== 'full';
+  let animatingSince: number | undefined;
 
   while (remaining(spec.deadline) > 0) {
     const state = await pageState(session, spec.deadline);
@@ -88,7 +97,20 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
       continue;
     }
+    if (quietSince === undefined) mark('quiet');
     quietSince ??= Date.now();
+    // While the page animates, a screenshot shows an in-between picture: poll the cheap
+    // signal instead. Only a hint: a page animating for longer than MAX_ANIMATION_WAIT_MS
+    // (a spinner that never stops) is judged by its pixels alone.
+    if (state.animating && animatingSince === undefined) mark('animating');
+    animatingSince = state.animating ? (animatingSince ?? Date.now()) : undefined;
+    // A page often starts animating one frame after its data arrives: give it that frame.
+    const justQuiet = Date.now() - quietSince < QUIET_SETTLE_MS;
+    if ((justQuiet || (animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS)) && remaining(spec.deadline) > LAST_CHANCE_MS) {
+      equalFrames = 0;
+      await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
+      continue;
+    }
 
     if (!resized) {
       // height=-1: grow the viewport to the document once its content is there, then wait
@@ -104,6 +126,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
 
     let frame: Buffer;
     try {
+      mark('shot');
       frame = await screenshot(session, spec.deadline);
     } catch (e) {
       // Out of time mid-capture: the last good frame is still an answer.
@@ -120,13 +143,15 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
     best = frame;
     if (equalFrames >= spec.stability.frames) {
       const now = Date.now();
-      return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: true, navigateMs, dataMs: quietSince - t0 - navigateMs, stableMs: now - quietSince, framesCompared };
+      mark('stable');
+      return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: true, navigateMs, dataMs: quietSince - t0 - navigateMs, stableMs: now - quietSince, framesCompared, trace };
     }
     await sleep(Math.min(spec.stability.intervalMs, remaining(spec.deadline)));
   }
   if (!best) throw new TimeoutWithoutFrame();
   const end = Date.now();
-  return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: false, navigateMs, dataMs: (quietSince ?? end) - t0 - navigateMs, stableMs: quietSince ? end - quietSince : 0, framesCompared };
+  mark('deadline');
+  return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: false, navigateMs, dataMs: (quietSince ?? end) - t0 - navigateMs, stableMs: quietSince ? end - quietSince : 0, framesCompared, trace };
 }
 
 /** The deadline passed before Chrome produced any frame at all. */
@@ -164,23 +189,17 @@ async function pageState(session: BrowserSession, deadline: number): Promise<Pag
     remaining(deadline),
   );
   // Between navigation commit and the new document, evaluation can fail: treat as loading.
-  return r.result?.value ?? { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0 };
+  return r.result?.value ?? { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false };
 }
 
 async function screenshot(session: BrowserSession, deadline: number): Promise<Buffer> {
-  const r = await session.cdp<{ data: string }>('Page.captureScreenshot', { format: 'png', fromSurface: true }, remaining(deadline));
+  // optimizeForSpeed: faster PNG encoding (bigger files); PNG stays lossless.
+  const r = await session.cdp<{ data: string }>('Page.captureScreenshot', { format: 'png', fromSurface: true, optimizeForSpeed: true }, remaining(deadline));
   return Buffer.from(r.data, 'base64');
 }
 
 function setViewport(session: BrowserSession, width: number, height: number, scale: number) {
   return session.cdp('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: scale, mobile: false, screenWidth: width, screenHeight: height });
-}
-
-async function setLanguage(session: BrowserSession, acceptLanguage: string) {
-  // navigator.language(s) and the Accept-Language header, as the user's browser would send.
-  await session.cdp('Network.setUserAgentOverride', { userAgent: await session.userAgent(), acceptLanguage });
-  const locale = acceptLanguage.split(',')[0]!.split(';')[0]!.trim();
-  if (locale && locale !== '*') await session.cdp('Emulation.setLocaleOverride', { locale }).catch(() => undefined);
 }
 
 function remaining(deadline: number): number {

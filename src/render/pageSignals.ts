@@ -6,8 +6,26 @@
 /** Installed in every document before its scripts run. Plain ES2017, no dependencies. */
 export const TRACKER_SOURCE = `(() => {
   if (window.__panelshot) return;
-  const s = { inflight: 0 };
+  const s = { inflight: 0, lastFrame: 0, lastResource: 0 };
   Object.defineProperty(window, '__panelshot', { value: s });
+  // Scripts, styles and images (e.g. a panel plugin loaded on demand) are no fetch/XHR:
+  // a resource that just finished often means the next one is about to start.
+  try {
+    new PerformanceObserver(function (list) {
+      list.getEntries().forEach(function (e) {
+        // fetch/XHR are counted exactly above; here only what they cannot see.
+        if (e.initiatorType !== 'fetch' && e.initiatorType !== 'xmlhttprequest') s.lastResource = Math.max(s.lastResource, e.responseEnd);
+      });
+    }).observe({ type: 'resource', buffered: true });
+  } catch (e) { /* old browser: fetch/XHR counting still works */ }
+  // Animation activity: a requestAnimationFrame callback ran recently. Charts that animate
+  // draw through rAF; while they do, screenshots would only show in-between pictures.
+  const origRaf = window.requestAnimationFrame;
+  if (origRaf) {
+    window.requestAnimationFrame = function (cb) {
+      return origRaf.call(window, function (t) { s.lastFrame = performance.now(); return cb(t); });
+    };
+  }
   // A response is "done" one macrotask after it arrives, so the page has run the code that
   // draws it before we look.
   const settle = () => setTimeout(() => { s.inflight--; }, 0);
@@ -48,6 +66,8 @@ export interface PageState {
   scrollHeight: number;
   /** HTTP status of the main document (0 when unknown). */
   status: number;
+  /** A requestAnimationFrame callback or a CSS animation/transition ran within the last ~2 frames. */
+  animating: boolean;
 }
 
 /** Evaluated with Runtime.evaluate (returnByValue) at every poll. */
@@ -58,10 +78,12 @@ export const STATE_EXPRESSION = `(() => {
   return {
     href: location.href,
     readyState: document.readyState,
-    inflight: window.__panelshot ? window.__panelshot.inflight : 0,
+    inflight: window.__panelshot ? window.__panelshot.inflight + (performance.now() - window.__panelshot.lastResource < 50 ? 1 : 0) : 0,
     loading,
     scrollHeight: de ? Math.max(de.scrollHeight, document.body ? document.body.scrollHeight : 0) : 0,
     status: (performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0,
+    animating: (window.__panelshot ? performance.now() - window.__panelshot.lastFrame < 20 : false) ||
+      (document.getAnimations ? document.getAnimations().some((a) => a.playState === 'running') : false),
   };
 })()`;
 

@@ -120,7 +120,7 @@ export class Renderer {
       if (!outcome.settled && this.d.config.onTimeout === 'error') {
         throw renderTimeout(`the page did not settle within ${req.timeoutMs} ms (ON_TIMEOUT=error)`);
       }
-      return { png, settled: outcome.settled, timings, auth: auth.kind };
+      return { png, settled: outcome.settled, timings, trace: outcome.trace, auth: auth.kind };
     } catch (e) {
       if (e instanceof TimeoutWithoutFrame) throw renderTimeout(`the page produced no picture within ${req.timeoutMs} ms`);
       if (e instanceof PanelshotError) throw e;

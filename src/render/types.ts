@@ -35,6 +35,8 @@ export interface RenderResult {
   /** False when the timeout came first and this is the best frame so far. */
   settled: boolean;
   timings: RenderTimings;
+  /** Capture steps with their ms offsets, for the debug log. */
+  trace: string[];
   /** How the browser was authenticated, for logs and metrics (never the secret). */
   auth: 'renderKey' | 'session' | 'token' | 'none';
 }

@@ -41,7 +41,7 @@ export function renderGet(deps: { config: Config; renderer: Renderer; logger: Lo
         { event: 'render', outcome: result.settled ? 'ok' : 'unsettled', page, auth: result.auth, shared: result.shared, width: request.width, height: request.height, scale: request.deviceScaleFactor, bytes: result.png.length, ...t },
         result.settled ? 'rendered' : 'rendered the best frame before the timeout (page did not settle)',
       );
-      log.debug({ event: 'render_phases', ...t }, 'render phases');
+      log.debug({ event: 'render_trace', trace: result.trace.join(' ') }, 'render steps (ms since capture start)');
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'internal';
       deps.metrics.renderDuration.observe({ outcome: code }, (Date.now() - arrivedAt) / 1000);

@@ -820,7 +820,9 @@ const CLIENT_JS = String.raw`
     for (var i = 0; i < n; i += perHour) {
       var gx = Math.round(x(i)) + 0.5;
       ctx.beginPath(); ctx.moveTo(gx, T); ctx.lineTo(gx, T + ph); ctx.stroke();
-      ctx.fillText(timeLabel(this.times[i]), gx, T + ph + 8);
+      // Edge labels hug the plot so they are never clipped by the canvas.
+      ctx.textAlign = i === 0 ? 'left' : i + perHour >= n ? 'right' : 'center';
+      ctx.fillText(timeLabel(this.times[i]), i === 0 ? L : i + perHour >= n ? L + pw : gx, T + ph + 8);
     }
 
     // The series grows from the left; the last point is interpolated for smoothness.

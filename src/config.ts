@@ -123,10 +123,23 @@ export const KEYS = {
   },
   CHROME_ARGS: { schema: z.string(), default: '', doc: 'Extra Chrome command-line flags, space-separated.' },
   POOL_SIZE: { schema: int(1, 64), default: '2', doc: 'Warm Chrome sessions kept ready; renders beyond this wait in the queue.' },
+  TABS_PER_CHROME: {
+    schema: int(1, 16),
+    default: '4',
+    doc: 'Sessions that share one Chrome process tree, each in its own browser context (cookies and storage apart). A Chrome costs ~240 MiB before its tabs; 1 gives every session its own Chrome. Ignored with SELENIUM_REMOTE_URL.',
+  },
   QUEUE_MAX: { schema: int(0, 10_000), default: '20', doc: 'Renders allowed to wait for a free Chrome; more are answered 429 at once.' },
   QUEUE_WAIT_MS: { schema: int(0, 600_000), default: '30000', doc: 'Longest a render waits in the queue before it is answered 429.' },
-  RECYCLE_AFTER: { schema: int(0, 1_000_000), default: '100', doc: 'Replace a Chrome session after this many renders (0 = never).' },
-  RECYCLE_MEMORY_MB: { schema: int(0, 100_000), default: '0', doc: 'Replace a Chrome session whose processes use more than this many MiB (PSS; 0 = no limit; local Chrome only).' },
+  RECYCLE_AFTER: {
+    schema: int(0, 1_000_000),
+    default: '100',
+    doc: 'Replace a session (its tab and browser context) after this many renders; a Chrome is replaced after serving 2*TABS_PER_CHROME such sessions (0 = never).',
+  },
+  RECYCLE_MEMORY_MB: {
+    schema: int(0, 100_000),
+    default: '0',
+    doc: 'Replace a Chrome whose processes use more than this many MiB (PSS, checked at most every 5 s; 0 = no limit; local Chrome only).',
+  },
   RENDER_TIMEOUT_S: { schema: int(1, 600), default: '30', doc: 'Render timeout in seconds when the request gives none.' },
   RENDER_TIMEOUT_MAX_S: { schema: int(1, 3600), default: '120', doc: 'Largest timeout a request may ask for, in seconds.' },
   ON_TIMEOUT: {
@@ -186,6 +199,7 @@ export interface Config {
   seleniumRemoteUrl?: string;
   chromeArgs: string[];
   poolSize: number;
+  tabsPerChrome: number;
   queueMax: number;
   queueWaitMs: number;
   recycleAfter: number;
@@ -261,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
     seleniumRemoteUrl: v.SELENIUM_REMOTE_URL,
     chromeArgs: v.CHROME_ARGS.split(/\s+/).filter(Boolean),
     poolSize: v.POOL_SIZE,
+    tabsPerChrome: v.TABS_PER_CHROME,
     queueMax: v.QUEUE_MAX,
     queueWaitMs: v.QUEUE_WAIT_MS,
     recycleAfter: v.RECYCLE_AFTER,

@@ -67,7 +67,12 @@ export async function startService(config: Config, logger: Logger = createLogger
     queueWaitMs: config.queueWaitMs,
     recycleAfter: config.recycleAfter,
     recycleMemoryMb: config.recycleMemoryMb,
-    driver: { chromeBin: binaries.chrome, chromedriverPath: binaries.chromedriver, seleniumRemoteUrl: config.seleniumRemoteUrl, extraArgs: chromeArgs, env: chromeEnv, startTimeoutMs: 30_000 },
+    driver: { chromeBin: binaries.chrome, chromedriverPath: binaries.chromedriver, seleniumRemoteUrl: config.seleniumRemoteUrl, extraArgs: chromeArgs,
+      env: chromeEnv,
+      startTimeoutMs: 30_000,
+      tabsPerChrome: Math.min(config.tabsPerChrome, config.poolSize),
+      sessionsPerChrome: config.recycleAfter > 0 ? 2 * Math.min(config.tabsPerChrome, config.poolSize) : 0,
+    },
     logger,
     onReplace: (reason) => metrics.chromeRestarts.inc({ reason }),
   });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { groupMembers } from '../src/browser/processes';
 import { startStandin, type Standin } from './standin/grafana';
-import { ownedProcesses, waitFor } from './support/processes';
+import { liveInGroups, ownedGroups, ownedProcesses, waitFor } from './support/processes';
 import { pngSize, startStack, type Stack } from './support/stack';
 
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
@@ -131,15 +131,16 @@ describe('recycling', () => {
   });
   after(() => st?.stop());
 
-  test('replaces a Chrome after RECYCLE_AFTER renders without failing any', async () => {
-    const drivers = new Set<number>();
+  test('replaces a Chrome session after RECYCLE_AFTER renders without failing any', async () => {
+    const started = () => new Set(st.logs.map((l) => JSON.parse(l)).filter((l) => l.event === 'chrome_started').map((l) => l.session));
+    const before = started();
     for (let i = 0; i < 5; i++) {
       await waitFor(() => st.s.pool.stats().idle === 1, 10_000);
-      drivers.add(chromedriverOf());
       const r = await st.render({ url: `/d-solo/abc/x?panelId=${i}` });
       assert.equal(r.status, 200);
     }
-    assert.ok(drivers.size >= 3, `5 renders at 2 per Chrome used ${drivers.size} chromedrivers`);
+    await waitFor(() => st.s.pool.stats().idle === 1, 10_000);
+    assert.ok(started().size - before.size >= 2, `5 renders at 2 per session started ${started().size - before.size} new sessions`);
     assert.ok(st.logs.filter((l) => l.includes('"reason":"recycle_renders"')).length >= 2);
   });
 });
@@ -259,7 +260,8 @@ describe('stopping the service', () => {
   test('SIGTERM drains the in-flight render, quits every Chrome, exits 0', async () => {
     const svc = await spawnService(g.url);
     try {
-      assert.ok(ownedProcesses(svc.proc.pid!).some((p) => p.comm === 'chromedriver'), 'Chrome sessions carry the owner marker');
+      const groups = ownedGroups(svc.proc.pid!);
+      assert.ok(groups.length > 0, 'Chrome sessions carry the owner marker');
       const pending = fetch(`${svc.url}/render?url=${encodeURIComponent(g.url + SLOW_PANEL)}`, { headers: { 'X-Auth-Token': '-' } });
       await new Promise((r) => setTimeout(r, 400));
       svc.proc.kill('SIGTERM');
@@ -267,7 +269,7 @@ describe('stopping the service', () => {
       assert.equal(r.status, 200, 'the render in flight finished');
       const code = await svc.exited;
       assert.equal(code, 0);
-      assert.ok(await waitFor(() => ownedProcesses(svc.proc.pid!).length === 0, 5000), `left: ${JSON.stringify(ownedProcesses(svc.proc.pid!))}`);
+      assert.ok(await waitFor(() => ownedProcesses(svc.proc.pid!).length === 0 && liveInGroups(groups).length === 0, 5000), `left: ${JSON.stringify(liveInGroups(groups))}`);
     } finally {
       svc.proc.kill('SIGKILL');
     }
@@ -276,11 +278,13 @@ describe('stopping the service', () => {
   test('after SIGKILL of the service no Chrome survives, and a restart starts cleanly', async () => {
     const svc = await spawnService(g.url);
     const pid = svc.proc.pid!;
-    assert.ok(ownedProcesses(pid).length > 2);
+    const groups = ownedGroups(pid);
+    assert.ok(groups.length > 0 && liveInGroups(groups).length > 3, 'chromedriver and Chrome\'s processes are running');
     svc.proc.kill('SIGKILL');
     await svc.exited;
-    assert.ok(await waitFor(() => ownedProcesses(pid).length === 0, 5000), `left after a crash: ${JSON.stringify(ownedProcesses(pid))}`);
+    assert.ok(await waitFor(() => ownedProcesses(pid).length === 0 && liveInGroups(groups).length === 0, 5000), `left after a crash: ${JSON.stringify(liveInGroups(groups))}`);
     const again = await spawnService(g.url, svc.port);
+    const againGroups = ownedGroups(again.proc.pid!);
     try {
       const r = await fetch(`${again.url}/render?url=${encodeURIComponent(g.url + PANEL)}`, { headers: { 'X-Auth-Token': '-' } });
       assert.equal(r.status, 200);
@@ -288,7 +292,7 @@ describe('stopping the service', () => {
       again.proc.kill('SIGTERM');
       await again.exited;
     }
-    assert.ok(await waitFor(() => ownedProcesses(again.proc.pid!).length === 0, 5000));
+    assert.ok(await waitFor(() => ownedProcesses(again.proc.pid!).length === 0 && liveInGroups(againGroups).length === 0, 5000));
   });
 });
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from './support/processes';
+import { ownedProcesses, waitFor } from './support/processes';
 import { startStack, type Stack } from './support/stack';
 
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
@@ -155,6 +155,30 @@ describe('isolation between renders', () => {
     const after = await anonymous.render({ url: `${PANEL}&after=1` });
     assert.equal(after.status, 502);
     assert.match(after.json().error, /no credentials are configured/);
+  });
+
+  test('two sessions sharing one Chrome keep their cookies apart, also at the same time', async () => {
+    const drivers = new Set(ownedProcesses(process.pid).filter((p) => p.comm === 'chromedriver').map((p) => p.pid));
+    const shared = await startStack({ POOL_SIZE: '2', TABS_PER_CHROME: '2' });
+    try {
+      for (let round = 0; round < 3; round++) {
+        shared.g.resetStats();
+        const [keyed, direct] = await Promise.all([
+          shared.render({ url: `/d-solo/keyed${round}/x?panelId=1`, renderKey: shared.g.issueRenderKey(), domain: '127.0.0.1' }),
+          shared.render({ url: `/d-solo/direct${round}/x?panelId=2` }),
+        ]);
+        assert.equal(keyed.status, 200);
+        assert.equal(direct.status, 200);
+        const auth = (part: string) => [...new Set(shared.g.stats.pageLoads.filter((p) => p.path.includes(part)).map((p) => p.auth))];
+        assert.deepEqual(auth(`keyed${round}`), ['renderKey']);
+        assert.deepEqual(auth(`direct${round}`), ['session'], 'the renderKey of the other tab did not reach this one');
+        assert.deepEqual([...new Set(shared.g.stats.queries.filter((q) => q.panelId === '2').map((q) => q.auth))], ['session']);
+      }
+      const now = new Set(ownedProcesses(process.pid).filter((p) => p.comm === 'chromedriver').map((p) => p.pid));
+      assert.equal([...now].filter((p) => !drivers.has(p)).length, 1, 'both sessions live in one new Chrome');
+    } finally {
+      await shared.stop();
+    }
   });
 
   test('cookies, localStorage and sessionStorage do not survive into the next render', async () => {

@@ -9,6 +9,10 @@ export interface BenchArgs {
   renders: number;
   /** Sequential renders for single-render latency (and panels the floor measures). */
   latencyRenders: number;
+  /** Pause before each single render, so it meets an idle service (previous reset done). */
+  latencyGapMs: number;
+  /** PSS sampling period during the throughput run; each sample costs ~100 ms of CPU. */
+  pssIntervalMs: number;
   width: number;
   height: number;
   out: string;
@@ -25,6 +29,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --concurrency N      parallel requests in the throughput run (default 4)
   --renders N          renders in the throughput run (default 40)
   --latency-renders N  sequential single renders, also the floor's panels (default 10)
+  --latency-gap MS     idle pause before each single render (default 500)
+  --pss-interval MS    PSS sampling period under load (default 1000; a sample costs ~100 ms CPU)
   --width PX --height PX  render size (default 1000x500)
   --out FILE           JSON results (default bench-results/bench.json)
   --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
@@ -39,6 +45,8 @@ export function parseArgs(argv: string[]): BenchArgs {
     concurrency: 4,
     renders: 40,
     latencyRenders: 10,
+    latencyGapMs: 500,
+    pssIntervalMs: 1000,
     width: 1000,
     height: 500,
     out: 'bench-results/bench.json',
@@ -67,6 +75,8 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--concurrency': a.concurrency = int(1); break;
       case '--renders': a.renders = int(1); rendersGiven = true; break;
       case '--latency-renders': a.latencyRenders = int(1); latencyGiven = true; break;
+      case '--latency-gap': a.latencyGapMs = int(0); break;
+      case '--pss-interval': a.pssIntervalMs = int(50); break;
       case '--width': a.width = int(1); break;
       case '--height': a.height = int(1); break;
       case '--out': a.out = value(); break;

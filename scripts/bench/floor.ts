@@ -10,6 +10,8 @@
 // The settled frame comes from the same Chrome, so "equal" can mean equal bytes.
 import type { Standin } from '../../test/standin/grafana';
 import { ReferenceCamera } from '../../test/support/reference';
+import { processCpuMs } from './cpu';
+import { panelshotProcesses } from './memory';
 import { median } from './stats';
 
 /** Shoots the settled frame of every path, spreading them over several cameras (Chromes). */
@@ -29,6 +31,8 @@ export interface FloorResult {
   perPanelMs: number[];
   /** Screenshots taken per timed navigation: how fine-grained the floor is. */
   medianShots: number;
+  /** CPU time the Chrome (and its chromedriver) used per timed navigation: a render's least cost. */
+  medianCpuMs: number;
 }
 
 const FLOOR_DEADLINE_MS = 20_000;
@@ -37,6 +41,9 @@ export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<
   const cdp = <T>(method: string, params: object = {}) => cam.handle.driver.sendAndGetDevToolsCommand(method, params) as unknown as Promise<T>;
   const perPanelMs: number[] = [];
   const shots: number[] = [];
+  const cpu: number[] = [];
+  // The camera's chromedriver and Chrome descend from (or are marked with) this process.
+  const chromeCpuMs = () => processCpuMs(panelshotProcesses(process.pid).filter((p) => p !== process.pid));
   for (const [id, path] of paths) {
     // The untimed first load: warms the page and gives the settled frame, with the
     // renderKey cookie and the viewport left in place for the timed load.
@@ -47,17 +54,28 @@ export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<
     await cdp('Page.navigate', { url: 'about:blank' });
     await new Promise((r) => setTimeout(r, 150));
 
+    const cpu0 = chromeCpuMs();
     const t0 = performance.now();
     await cdp('Page.navigate', { url: g.url + path });
     let n = 0;
     for (;;) {
-      const shot = await cdp<{ data: string }>('Page.captureScreenshot', { format: 'png' });
+      const shot = await cdp<{ data: string }>('Page.captureScreenshot', { format: 'png' }).catch(duringCommit);
       n++;
-      if (Buffer.from(shot.data, 'base64').equals(settled)) break;
+      if (shot && Buffer.from(shot.data, 'base64').equals(settled)) break;
       if (performance.now() - t0 > FLOOR_DEADLINE_MS) throw new Error(`floor: panel ${id} never showed its settled frame again`);
     }
     perPanelMs.push(performance.now() - t0);
+    cpu.push(chromeCpuMs() - cpu0);
     shots.push(n);
   }
-  return { medianMs: median(perPanelMs), perPanelMs, medianShots: median(shots) };
+  return { medianMs: median(perPanelMs), perPanelMs, medianShots: median(shots), medianCpuMs: median(cpu) };
+}
+
+/**
+ * chromedriver aborts a command that overlaps the navigation's commit ("aborted by
+ * navigation: Not attached to an active page"): that poll simply saw no frame.
+ */
+function duringCommit(e: unknown): undefined {
+  if (/aborted by navigation|not attached to an active page/i.test(String((e as Error)?.message ?? e))) return undefined;
+  throw e;
 }

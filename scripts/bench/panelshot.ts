@@ -4,7 +4,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import readline from 'node:readline';
 import { ownedProcesses, waitFor } from '../../test/support/processes';
+import { panelshotProcesses } from './memory';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'dist/main.js');
@@ -48,6 +50,10 @@ export interface Panelshot {
   startupMs: number;
   /** Last lines of its log, for a diagnosis when something broke. */
   logTail(): string;
+  /** Its whole log (JSON lines), written next to the results. */
+  log: string[];
+  /** Screenshot comparisons per rendered panel id, from its JSON log ('render' events). */
+  framesCompared: Map<number, number>;
   /** SIGTERM, wait for an orderly exit, then make sure no Chrome of it is left. */
   stop(): Promise<{ leftover: number }>;
 }
@@ -71,17 +77,24 @@ export async function startPanelshot(grafanaUrl: string, poolSize: number, extra
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const keep = (d: Buffer) => {
-    log.push(...String(d).split('\n').filter(Boolean));
-    if (log.length > 200) log.splice(0, log.length - 200);
+  const framesCompared = new Map<number, number>();
+  const keep = (line: string) => {
+    log.push(line);
+    const e = parseLogLine(line);
+    if (e?.event === 'render' && typeof e.page === 'string' && typeof e.framesCompared === 'number') {
+      const id = Number(new URL(e.page).searchParams.get('panelId'));
+      if (id) framesCompared.set(id, e.framesCompared);
+    }
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  readline.createInterface({ input: child.stdout! }).on('line', keep);
+  readline.createInterface({ input: child.stderr! }).on('line', keep);
   const pid = child.pid!;
   const ps: Panelshot = {
     pid,
     url,
     startupMs: 0,
+    framesCompared,
+    log,
     logTail: () => log.slice(-20).join('\n'),
     stop: () => stopChild(child, pid),
   };
@@ -92,6 +105,15 @@ export async function startPanelshot(grafanaUrl: string, poolSize: number, extra
     throw new Error(`${(e as Error).message}\n--- panelshot log ---\n${ps.logTail()}`);
   }
   return ps;
+}
+
+function parseLogLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function waitWarm(url: string, child: ChildProcess, timeoutMs: number): Promise<number> {
@@ -111,6 +133,9 @@ async function waitWarm(url: string, child: ChildProcess, timeoutMs: number): Pr
 }
 
 async function stopChild(child: ChildProcess, pid: number): Promise<{ leftover: number }> {
+  // Every Chrome process it has now (renderers and zygotes included: they lack the
+  // environment marker) must be gone after its orderly exit.
+  const before = panelshotProcesses(pid).filter((p) => p !== pid);
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
@@ -118,17 +143,29 @@ async function stopChild(child: ChildProcess, pid: number): Promise<{ leftover: 
     await exited;
     clearTimeout(timer);
   }
-  // Its Chromes must go with it; anything left is a leak worth reporting (and removing).
-  await waitFor(() => ownedProcesses(pid).length === 0, 5000);
-  const left = ownedProcesses(pid);
+  const alive = () => [...new Set([...before.filter(isAlive), ...ownedProcesses(pid).map((p) => p.pid)])];
+  await waitFor(() => alive().length === 0, 5000);
+  // Anything left is a leak worth reporting; remove it so the machine stays clean.
+  const left = alive();
   for (const p of left) {
     try {
-      process.kill(p.pid, 'SIGKILL');
+      process.kill(p, 'SIGKILL');
     } catch {
       /* gone meanwhile */
     }
   }
   return { leftover: left.length };
+}
+
+/** Still running (not a zombie); a pid reused within seconds is not worth guarding against here. */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
 }
 
 export interface RenderAnswer {

@@ -27,6 +27,11 @@ export function chromeFlags(userDataDir: string | undefined, extra: string[]): s
     '--disable-backgrounding-occluded-windows',
     // A page kept in the back/forward cache would hold a previous render in memory.
     '--disable-back-forward-cache',
+    // SpareRendererForSitePerProcess: no renderer kept spare for the next new site (our
+    // tabs are long-lived). WebUIOmniboxPopup/WebUIOmniboxAimPopup: since Chromium 151 every
+    // window pre-renders the address-bar popup in a renderer of its own (~25-75 MiB), even
+    // headless, and each session here is a window.
+    '--disable-features=SpareRendererForSitePerProcess,WebUIOmniboxPopup,WebUIOmniboxAimPopup',
     '--hide-scrollbars',
     '--mute-audio',
     '--force-color-profile=srgb',

@@ -1,7 +1,8 @@
 // The one place a Chrome session is born. Local mode starts our own chromedriver (so we
-// know its process group and can kill Chrome with it); Grid mode asks a Selenium Grid 4
-// for a session. Everything above this file sees the same DriverHandle, so moving to a
-// Grid is a configuration change (SELENIUM_REMOTE_URL).
+// know its process group and can kill Chrome with it) and shares each Chrome between up
+// to TABS_PER_CHROME sessions (chromeHost.ts); Grid mode asks a Selenium Grid 4 for a
+// session. Everything above this file sees the same DriverHandle from the same
+// createDriver(), so moving to a Grid is a configuration change (SELENIUM_REMOTE_URL).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -12,6 +13,7 @@ import http from 'selenium-webdriver/http';
 import { chromeFlags } from './chromeFlags';
 import { killGroup } from './processes';
 import { watchdog } from './watchdog';
+import { ChromeHosts } from './chromeHost';
 
 export interface DriverOptions {
   chromeBin: string;
@@ -22,6 +24,10 @@ export interface DriverOptions {
   env?: Record<string, string>;
   /** Bounds chromedriver start-up and session creation. */
   startTimeoutMs: number;
+  /** Local mode: sessions that share one Chrome, each in its own browser context. */
+  tabsPerChrome?: number;
+  /** Local mode: sessions one Chrome serves before it is replaced (0 = no limit). */
+  sessionsPerChrome?: number;
 }
 
 export interface DriverHandle {
@@ -34,12 +40,34 @@ export interface DriverHandle {
   cdpWebSocketUrl?: string;
   /** Registers a callback for the death of chromedriver (local mode only). */
   onExit?(cb: () => void): void;
+  /** Local mode: let this session's Chrome take no new sessions (e.g. it grew too big). */
+  retire?(): void;
   /** Quit politely within a short deadline, then kill whatever is left. Never throws. */
   close(): Promise<void>;
 }
 
-export async function createDriver(opts: DriverOptions): Promise<DriverHandle> {
-  return opts.seleniumRemoteUrl ? createGridDriver(opts) : createLocalDriver(opts);
+export interface DriverFactory {
+  /** A new session: the one function the pool calls. */
+  createDriver(): Promise<DriverHandle>;
+  /** Quits every Chrome this factory started. */
+  stop(): Promise<void>;
+}
+
+export function driverFactory(opts: DriverOptions): DriverFactory {
+  if (opts.seleniumRemoteUrl) return { createDriver: () => createGridDriver(opts), stop: async () => undefined };
+  const hosts = new ChromeHosts(opts, Math.max(1, opts.tabsPerChrome ?? 1), opts.sessionsPerChrome ?? 0);
+  return { createDriver: () => hosts.createSession(), stop: () => hosts.stop() };
+}
+
+/** One chromedriver with one Chrome, and the WebDriver session that started it. */
+export interface LocalChrome {
+  driver: chrome.Driver;
+  pgid: number;
+  debuggerAddress: string;
+  /** chromedriver's own URL, for more sessions attached to this Chrome. */
+  serverUrl: string;
+  onExit(cb: () => void): void;
+  close(): Promise<void>;
 }
 
 function chromeOptions(opts: DriverOptions, userDataDir: string | undefined): chrome.Options {
@@ -51,7 +79,7 @@ function chromeOptions(opts: DriverOptions, userDataDir: string | undefined): ch
   return o;
 }
 
-async function createLocalDriver(opts: DriverOptions): Promise<DriverHandle> {
+export async function startLocalChrome(opts: DriverOptions): Promise<LocalChrome> {
   const port = await freePort();
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'panelshot-chrome-'));
   // detached: chromedriver leads a new process group that Chrome inherits, so one kill
@@ -81,11 +109,16 @@ async function createLocalDriver(opts: DriverOptions): Promise<DriverHandle> {
     );
     const caps = await driver.getCapabilities();
     const debuggerAddress = (caps.get('goog:chromeOptions') as { debuggerAddress?: string } | undefined)?.debuggerAddress;
+    if (!debuggerAddress) throw new Error('chromedriver reported no debugger address for Chrome');
     return {
       driver,
       pgid,
-      debuggerAddress: debuggerAddress?.replace('localhost', '127.0.0.1'),
-      onExit: (cb) => child.once('exit', cb),
+      debuggerAddress: debuggerAddress.replace('localhost', '127.0.0.1'),
+      serverUrl: url,
+      onExit: (cb) => {
+        if (child.exitCode !== null || child.signalCode !== null) cb();
+        else child.once('exit', cb);
+      },
       async close() {
         if (closed) return;
         closed = true;

@@ -3,7 +3,7 @@
 // after RECYCLE_AFTER renders or RECYCLE_MEMORY_MB, and an orderly stop.
 // generic-pool does the queueing and the min/max bookkeeping.
 import { createPool, type Pool } from 'generic-pool';
-import { createDriver, type DriverOptions } from './driver';
+import { driverFactory, type DriverFactory, type DriverOptions } from './driver';
 import { groupPssMiB } from './processes';
 import { BrowserSession } from './session';
 import { browserFailed, shuttingDown, tooBusy } from '../errors';
@@ -21,6 +21,8 @@ export interface PoolOptions {
   onReplace?(reason: string): void;
 }
 
+const MEMORY_CHECK_MS = 5000;
+
 export interface PoolStats {
   size: number;
   busy: number;
@@ -31,15 +33,20 @@ export interface PoolStats {
 export class BrowserPool {
   private readonly pool: Pool<BrowserSession>;
   private stopping = false;
+  private readonly drivers: DriverFactory;
+  /** PSS readings are costly (~2 ms per process): at most one per MEMORY_CHECK_MS. */
+  private lastMemoryCheck = 0;
+  private memoryCache = { at: 0, mib: 0 };
   /** Every live session, busy or idle (generic-pool does not list them). */
   private readonly live = new Set<BrowserSession>();
 
   constructor(private readonly o: PoolOptions) {
+    this.drivers = driverFactory(o.driver);
     this.pool = createPool<BrowserSession>(
       {
         create: async () => {
           const started = Date.now();
-          const session = new BrowserSession(await createDriver(o.driver));
+          const session = new BrowserSession(await this.drivers.createDriver());
           try {
             await session.prepareTab();
           } catch (e) {
@@ -87,11 +94,15 @@ export class BrowserPool {
     return { size: this.pool.size, busy: this.pool.borrowed, idle: this.pool.available, queued: this.pool.pending };
   }
 
-  /** PSS of every local Chrome with its chromedriver, in MiB. */
+  /** PSS of every local Chrome with its chromedriver, in MiB (cached for a few seconds). */
   memoryMiB(): number {
-    let sum = 0;
-    for (const s of this.live) if (s.pgid !== undefined) sum += groupPssMiB(s.pgid);
-    return sum;
+    if (Date.now() - this.memoryCache.at < MEMORY_CHECK_MS) return this.memoryCache.mib;
+    const groups = new Set<number>();
+    for (const s of this.live) if (s.pgid !== undefined) groups.add(s.pgid);
+    let mib = 0;
+    for (const g of groups) mib += groupPssMiB(g);
+    this.memoryCache = { at: Date.now(), mib };
+    return mib;
   }
 
   /** A session for one render; waits in the queue at most until `deadline` (and QUEUE_WAIT_MS). */
@@ -132,13 +143,26 @@ export class BrowserPool {
       this.o.logger.info({ event: 'chrome_replace', session: s.id, reason, renders: s.renders }, 'replacing Chrome session');
       return this.pool.destroy(s).catch(() => undefined);
     };
-    if (s.broken) return replace('crashed');
+    // A session that failed leaves its Chrome (and chromedriver) in doubt: that Chrome takes
+    // no new sessions and quits once its other sessions are done.
+    if (s.broken) {
+      s.handle.retire?.();
+      return replace('crashed');
+    }
     if (this.o.recycleAfter > 0 && s.renders >= this.o.recycleAfter) return replace('recycle_renders');
-    if (this.o.recycleMemoryMb > 0 && s.pgid !== undefined && groupPssMiB(s.pgid) > this.o.recycleMemoryMb) return replace('recycle_memory');
+    if (this.o.recycleMemoryMb > 0 && s.pgid !== undefined && Date.now() - this.lastMemoryCheck >= MEMORY_CHECK_MS) {
+      this.lastMemoryCheck = Date.now();
+      if (groupPssMiB(s.pgid) > this.o.recycleMemoryMb) {
+        // The whole Chrome is over the limit: it takes no new sessions and quits when empty.
+        s.handle.retire?.();
+        return replace('recycle_memory');
+      }
+    }
     try {
       await s.reset();
     } catch (e) {
       this.o.logger.warn({ event: 'chrome_reset_failed', session: s.id, err: String((e as Error).message).slice(0, 200) }, 'reset failed');
+      s.handle.retire?.();
       return replace(s.broken ? 'crashed' : 'reset_failed');
     }
     await this.pool.release(s).catch(() => undefined);
@@ -150,6 +174,7 @@ export class BrowserPool {
     this.stopping = true;
     await this.pool.drain().catch(() => undefined);
     await this.pool.clear().catch(() => undefined);
+    await this.drivers.stop();
   }
 }
 

@@ -3,7 +3,8 @@
 import type { DriverHandle } from './driver';
 import { withTimeout } from './driver';
 import { TRACKER_SOURCE } from '../render/pageSignals';
-import { browserWebSocketUrl, OriginAuthorizer } from './originAuth';
+import { browserWebSocketUrl } from './cdpSocket';
+import { OriginAuthorizer } from './originAuth';
 
 let nextId = 1;
 
@@ -99,7 +100,7 @@ export class BrowserSession {
   /**
    * Wipes everything one render could leave for the next, in the same tab (a new tab would
    * cost a new renderer process and a cold start on every render): the page is replaced by
-   * about:blank, cookies go browser-wide, every origin the render touched loses its
+   * about:blank, cookies of this session's browser context go, every origin the render touched loses its
    * storage (local, session, IndexedDB, cache storage, service workers), the token
    * interception ends with its DevTools connection, and language and timezone overrides
    * are undone. Viewport and auth are set anew by every render.

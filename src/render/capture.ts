@@ -182,14 +182,24 @@ async function failedNavigationUrl(session: BrowserSession): Promise<string | un
   return t?.frameTree.frame.unreachableUrl ?? t?.frameTree.frame.url;
 }
 
+const LOADING: PageState = { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false };
+
+/** What Chrome says when asked about a document that is just being replaced. */
+const BETWEEN_DOCUMENTS = /Not attached to an active page|aborted by navigation|Execution context was destroyed|Cannot find context|Inspected target navigated/i;
+
 async function pageState(session: BrowserSession, deadline: number): Promise<PageState> {
-  const r = await session.cdp<{ result?: { value?: PageState }; exceptionDetails?: unknown }>(
-    'Runtime.evaluate',
-    { expression: STATE_EXPRESSION, returnByValue: true },
-    remaining(deadline),
-  );
-  // Between navigation commit and the new document, evaluation can fail: treat as loading.
-  return r.result?.value ?? { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false };
+  try {
+    const r = await session.cdp<{ result?: { value?: PageState }; exceptionDetails?: unknown }>(
+      'Runtime.evaluate',
+      { expression: STATE_EXPRESSION, returnByValue: true },
+      remaining(deadline),
+    );
+    return r.result?.value ?? LOADING;
+  } catch (e) {
+    // Between navigation commit and the new document, evaluation can fail: still loading.
+    if (BETWEEN_DOCUMENTS.test(String((e as Error).message))) return LOADING;
+    throw e;
+  }
 }
 
 async function screenshot(session: BrowserSession, deadline: number): Promise<Buffer> {

@@ -1,5 +1,7 @@
-// The process table, for leak checks: every chromedriver and Chrome that panelshot starts
-// carries PANELSHOT_OWNER_PID=<its pid> in its environment (Linux /proc).
+// The process table, for leak checks. Every chromedriver panelshot starts carries
+// PANELSHOT_OWNER_PID=<its pid> in its environment (Linux /proc) and leads a process group
+// that its Chrome joins. Chrome's zygotes start with a clean environment, so the marker
+// finds chromedriver and the browser process, and the groups find all the rest.
 import fs from 'node:fs';
 
 export function ownedProcesses(ownerPid: number): { pid: number; comm: string }[] {
@@ -27,4 +29,29 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, intervalMs
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   return cond();
+}
+
+/** Process groups of the chromedrivers that `ownerPid` started (each one's pid is its pgid). */
+export function ownedGroups(ownerPid: number): number[] {
+  return ownedProcesses(ownerPid)
+    .filter((p) => p.comm === 'chromedriver')
+    .map((p) => p.pid);
+}
+
+/** Processes still alive (not zombies) in any of these process groups. */
+export function liveInGroups(pgids: number[]): { pid: number; comm: string }[] {
+  const wanted = new Set(pgids);
+  const found: { pid: number; comm: string }[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' || fields[0] === 'X' || !wanted.has(Number(fields[2]))) continue;
+      found.push({ pid: Number(entry), comm: fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found;
 }

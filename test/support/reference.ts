@@ -2,19 +2,19 @@
 // logic: a plain Chrome opens the page with a renderKey, waits until the stand-in itself
 // says its animation is done (window.__standin.state — test-only knowledge the renderer
 // must never use), waits a little more, and captures. Used by tests and by the benchmark.
-import { createDriver, type DriverHandle } from '../../src/browser/driver';
+import { startLocalChrome, type LocalChrome } from '../../src/browser/driver';
 import { findBinaries } from '../../src/browser/binaries';
 import type { Standin } from '../standin/grafana';
 
 export class ReferenceCamera {
-  private constructor(private readonly h: DriverHandle) {}
+  private constructor(private readonly h: LocalChrome) {}
 
   static async open(): Promise<ReferenceCamera> {
     const b = findBinaries();
-    return new ReferenceCamera(await createDriver({ chromeBin: b.chrome, chromedriverPath: b.chromedriver, extraArgs: [], startTimeoutMs: 30_000 }));
+    return new ReferenceCamera(await startLocalChrome({ chromeBin: b.chrome, chromedriverPath: b.chromedriver, extraArgs: [], startTimeoutMs: 30_000 }));
   }
 
-  get handle(): DriverHandle {
+  get handle(): LocalChrome {
     return this.h;
   }
 

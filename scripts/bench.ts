@@ -1,0 +1,314 @@
+// `npm run bench`: the numbers behind issue 5. In one run it starts the Grafana stand-in,
+// shoots the settled reference frame of every panel, measures the floor (one warm Chrome
+// driven directly), then starts panelshot as its own process and measures single-render
+// latency, throughput at concurrency, memory (PSS) under load and at idle, correctness
+// against the references, Grafana logins and start-up time. One table on stdout, the
+// details in a JSON file. Exit 0 when it measured (targets missed or not), 1 when
+// something broke (a render that was not 200, a Chrome left behind, a crash).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startStandin, type Standin } from '../test/standin/grafana';
+import { ReferenceCamera } from '../test/support/reference';
+import { equalShare } from '../test/support/stack';
+import { parseArgs, USAGE, UsageError, type BenchArgs } from './bench/args';
+import { measureFloor, shootReferences, type FloorResult } from './bench/floor';
+import { cpuBusySince, cpuTimes, processCpuMs } from './bench/cpu';
+import { panelshotProcesses, pssByKind, PssSampler, samplePss, type PeakPss } from './bench/memory';
+import { ensureBuilt, render, startPanelshot, type Panelshot, type RenderAnswer } from './bench/panelshot';
+import { mib, ms, ratio, table, type Row } from './bench/report';
+import { median, percentile, round } from './bench/stats';
+
+/** Chromes shooting references in parallel: the stand-in's pages mostly wait, so 3 fit 2 cores. */
+const REFERENCE_CAMERAS = 3;
+/** Pixel share at which a render counts as the settled frame (the render tests use the same). */
+const EQUAL_SHARE = 0.999;
+const PHASES = ['queue', 'auth', 'navigate', 'data', 'stable', 'encode', 'total'] as const;
+
+const TARGETS = {
+  overFloorMs: 100,
+  rendersPerMinute: 180,
+  peakPssMiB: 1024,
+  idlePssMiB: 600,
+  logins: 1,
+  benchSeconds: 300,
+};
+
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+function panelPath(id: number): string {
+  return `/d-solo/bench/panel-${id}?orgId=1&panelId=${id}&from=now-6h&to=now`;
+}
+
+function panels(from: number, count: number): Map<number, string> {
+  return new Map(Array.from({ length: count }, (_, i) => [from + i, panelPath(from + i)]));
+}
+
+async function main(): Promise<number> {
+  const startedAt = Date.now();
+  const args = parseArgs(process.argv.slice(2));
+  const buildMs = ensureBuilt();
+  if (buildMs !== undefined) log(`built dist/ in ${buildMs} ms`);
+
+  const g = await startStandin({ dataDelayMs: args.dataDelayMs, animationMs: args.animationMs });
+  try {
+    const latencyPanels = panels(1, args.latencyRenders);
+    const loadPanels = panels(args.latencyRenders + 1, args.renders);
+    const { refs, floor } = await referencesAndFloor(g, args, latencyPanels, loadPanels);
+    log(`floor: median ${Math.round(floor.medianMs)} ms over ${floor.perPanelMs.length} panels`);
+
+    // Only panelshot's logins count (the cameras use render keys, but be exact).
+    g.resetStats();
+    const ps = await startPanelshot(g.url, args.pool, args.env);
+    log(`panelshot pid ${ps.pid} warm after ${ps.startupMs} ms`);
+    let measured: Measured;
+    let leftover = 0;
+    try {
+      measured = await measurePanelshot(ps, g, args, latencyPanels, loadPanels);
+    } catch (e) {
+      log(`panelshot log tail:\n${ps.logTail()}`);
+      throw e;
+    } finally {
+      leftover = (await ps.stop()).leftover;
+    }
+    const logins = g.stats.logins;
+
+    const answers = [...measured.latency, ...measured.load];
+    const shares = await compare(answers, refs);
+    const failed = answers.filter((a) => a.status !== 200);
+    const result = summarize(args, { floor, measured, shares, logins, startupMs: ps.startupMs, buildMs, leftover, benchMs: Date.now() - startedAt });
+
+    console.log(table(result.rows));
+    fs.mkdirSync(path.dirname(path.resolve(args.out)), { recursive: true });
+    fs.writeFileSync(args.out, JSON.stringify(result.json, null, 2) + '\n');
+    const logFile = args.out.replace(/(\.json)?$/, '.panelshot.log');
+    fs.writeFileSync(logFile, ps.log.join('\n') + '\n');
+    log(`wrote ${args.out} and ${logFile}`);
+
+    for (const f of failed) log(`render of panel ${f.panelId} answered ${f.status}: ${f.error}`);
+    if (leftover) log(`${leftover} Chrome/chromedriver processes outlived panelshot (killed now)`);
+    return failed.length || leftover ? 1 : 0;
+  } finally {
+    await g.close();
+  }
+}
+
+/**
+ * All reference frames first, with panelshot not running yet, and the floor in the first
+ * camera's Chrome; every camera is closed before panelshot starts, so none is measured.
+ */
+async function referencesAndFloor(g: Standin, args: BenchArgs, latencyPanels: Map<number, string>, loadPanels: Map<number, string>): Promise<{ refs: Map<number, Buffer>; floor: FloorResult }> {
+  const t = Date.now();
+  const cameras = await Promise.all(Array.from({ length: REFERENCE_CAMERAS }, () => ReferenceCamera.open()));
+  try {
+    const refs = await shootReferences(g, loadPanels, cameras, args.width, args.height);
+    log(`references: ${refs.size} panels in ${Date.now() - t} ms`);
+    // The floor wants the machine to itself, as panelshot gets it.
+    await Promise.all(cameras.slice(1).map((c) => c.close()));
+    const floor = await measureFloor(g, cameras[0]!, latencyPanels, args.width, args.height, refs);
+    return { refs, floor };
+  } finally {
+    await Promise.all(cameras.map((c) => c.close()));
+  }
+}
+
+interface Measured {
+  latency: RenderAnswer[];
+  load: RenderAnswer[];
+  loadWallMs: number;
+  /** Screenshot comparisons per panel id (from panelshot's log): what stability costs. */
+  framesCompared: Map<number, number>;
+  /** CPU time of panelshot and its Chromes per render in the throughput run. */
+  cpuMsPerRender: number;
+  /** Share of both cores busy during the throughput run (anything on the machine). */
+  loadCpuBusy: number;
+  idle: { mib: number; processes: number; byKindMiB: Record<string, number>; cpuShare: number };
+  peak: PeakPss;
+}
+
+async function measurePanelshot(ps: Panelshot, g: Standin, args: BenchArgs, latencyPanels: Map<number, string>, loadPanels: Map<number, string>): Promise<Measured> {
+  // Single renders, one after another: nothing queues, every phase is the render's own. The
+  // gap lets the previous session's reset (new tab, cleared storage) finish first, as it
+  // would between two alerts; without it that reset competes for the 2 cores.
+  const latency: RenderAnswer[] = [];
+  for (const [id, p] of latencyPanels) {
+    await new Promise((r) => setTimeout(r, args.latencyGapMs));
+    latency.push(await render(ps.url, g.url + p, id, args.width, args.height));
+  }
+  log(`latency: ${latency.length} renders, median ${Math.round(median(latency.map((a) => a.clientMs)))} ms`);
+
+  // Idle with the pool warm: after those renders (sessions reset, caches filled) and a pause.
+  // The last render's reset still runs for a moment after its answer: let it finish first.
+  await new Promise((r) => setTimeout(r, 1000));
+  const idleCpu0 = processCpuMs(panelshotProcesses(ps.pid));
+  await new Promise((r) => setTimeout(r, 2000));
+  // CPU an idle pool burns (share of one core): what every render competes with.
+  const idleCpuShare = (processCpuMs(panelshotProcesses(ps.pid)) - idleCpu0) / 2000;
+  const idleSamples = [];
+  for (let i = 0; i < 5; i++) {
+    idleSamples.push(samplePss(ps.pid));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const idle = { mib: median(idleSamples.map((s) => s.mib)), processes: idleSamples[0]!.processes, byKindMiB: pssByKind(ps.pid), cpuShare: idleCpuShare };
+
+  // Throughput: `concurrency` clients, each taking the next panel as soon as its last one came back.
+  const todo = [...loadPanels];
+  const load: RenderAnswer[] = [];
+  const sampler = new PssSampler(ps.pid, args.pssIntervalMs);
+  await sampler.started();
+  const cpu = cpuTimes();
+  const ownCpu = processCpuMs(panelshotProcesses(ps.pid));
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: args.concurrency }, async () => {
+      for (let next = todo.shift(); next; next = todo.shift()) load.push(await render(ps.url, g.url + next[1], next[0], args.width, args.height));
+    }),
+  );
+  const loadWallMs = performance.now() - t0;
+  const loadCpuBusy = cpuBusySince(cpu);
+  const cpuMsPerRender = (processCpuMs(panelshotProcesses(ps.pid)) - ownCpu) / load.length;
+  const peak = await sampler.stop();
+  log(`throughput: ${load.length} renders in ${Math.round(loadWallMs)} ms, peak PSS ${Math.round(peak.peakMiB)} MiB`);
+  // Let the last log lines arrive before they are read.
+  await new Promise((r) => setTimeout(r, 100));
+  return { latency, load, loadWallMs, loadCpuBusy, cpuMsPerRender, idle, peak, framesCompared: ps.framesCompared };
+}
+
+/** Share of pixels equal to the panel's settled reference, per answer (0 for a failed render). */
+async function compare(answers: RenderAnswer[], refs: Map<number, Buffer>): Promise<number[]> {
+  const shares: number[] = [];
+  for (const a of answers) shares.push(a.status === 200 ? await equalShare(a.png, refs.get(a.panelId)!) : 0);
+  return shares;
+}
+
+interface Inputs {
+  floor: FloorResult;
+  measured: Measured;
+  shares: number[];
+  logins: number;
+  startupMs: number;
+  buildMs?: number;
+  leftover: number;
+  benchMs: number;
+}
+
+function phaseMedians(answers: RenderAnswer[]): Record<string, number> {
+  return Object.fromEntries(PHASES.map((p) => [p, median(answers.map((a) => a.phases[p] ?? NaN).filter((n) => !Number.isNaN(n)))]));
+}
+
+/** "renderer 372 · browser 248 · …": the five biggest kinds, the rest as "other". */
+function kindSummary(byKind: Record<string, number>): string {
+  const sorted = Object.entries(byKind).sort((a, b) => b[1] - a[1]);
+  const rest = sorted.slice(5).reduce((sum, [, v]) => sum + v, 0);
+  return [...sorted.slice(0, 5), ...(rest ? [['other', rest] as const] : [])].map(([k, v]) => `${k.replace(/^utility:(\w+)\..*/, '$1')} ${v}`).join(' · ');
+}
+
+function summarize(args: BenchArgs, x: Inputs): { rows: Row[]; json: unknown } {
+  const { floor, measured: m } = x;
+  const f = floor.medianMs;
+  const lat = m.latency.map((a) => a.clientMs);
+  const latMedian = median(lat);
+  const latP90 = percentile(lat, 90);
+  const loadLat = m.load.map((a) => a.clientMs);
+  const perMinute = (m.load.length / m.loadWallMs) * 60_000;
+  // What `concurrency` floors back to back would do if the cores were not shared.
+  const idealPerMinute = (Math.min(args.concurrency, args.pool) * 60_000) / f;
+  const phases = phaseMedians(m.latency);
+  const loadPhases = phaseMedians(m.load);
+  const total = x.shares.length;
+  const equal = x.shares.filter((s) => s >= EQUAL_SHARE).length;
+  const exact = x.shares.filter((s) => s === 1).length;
+  const unsettled = [...m.latency, ...m.load].filter((a) => a.status === 200 && !a.settled).length;
+  const shared = [...m.latency, ...m.load].filter((a) => a.shared).length;
+  const frames = (list: RenderAnswer[]) => median(list.map((a) => m.framesCompared.get(a.panelId) ?? NaN).filter((n) => !Number.isNaN(n)));
+
+  // The throughput target is for the default page (300 ms data, 500 ms animation, 1000×500)
+  // at concurrency 4 on POOL_SIZE=4; a slower page simply allows fewer renders per minute.
+  const targeted = args.dataDelayMs === 300 && args.animationMs === 500 && args.width === 1000 && args.height === 500 && args.pool === 4 && args.concurrency === 4;
+  const rows: Row[] = [
+    { metric: 'floor: navigate → settled frame (median)', value: ms(f), vsFloor: ratio(1) },
+    { metric: 'single render, median', value: ms(latMedian), target: `≤ floor+${TARGETS.overFloorMs} = ${ms(f + TARGETS.overFloorMs)}`, vsFloor: ratio(latMedian / f), pass: latMedian <= f + TARGETS.overFloorMs },
+    { metric: 'single render, p90', value: ms(latP90), vsFloor: ratio(latP90 / f) },
+    ...PHASES.map((p) => ({ metric: `  phase ${p} (median, Server-Timing)`, value: ms(phases[p]!) })),
+    { metric: '  screenshots compared per render (median)', value: String(frames(m.latency)) },
+    { metric: `throughput, ${m.load.length} renders at concurrency ${args.concurrency}, pool ${args.pool}`, value: `${perMinute.toFixed(1)}/min`, target: targeted ? `≥ ${TARGETS.rendersPerMinute}/min` : 'n/a (not the default page)', vsFloor: `${ratio(perMinute / idealPerMinute)} of ${Math.round(idealPerMinute)}/min`, pass: targeted ? perMinute >= TARGETS.rendersPerMinute : undefined },
+    { metric: '  render under load, median / p90', value: `${ms(median(loadLat))} / ${ms(percentile(loadLat, 90))}`, vsFloor: ratio(median(loadLat) / f) },
+    { metric: '  phase queue / stable under load (median)', value: `${ms(loadPhases.queue!)} / ${ms(loadPhases.stable!)}` },
+    { metric: '  screenshots compared per render under load (median)', value: String(frames(m.load)) },
+    { metric: '  CPU per render (panelshot + its Chromes)', value: ms(m.cpuMsPerRender), vsFloor: `${ratio(m.cpuMsPerRender / floor.medianCpuMs)} of ${ms(floor.medianCpuMs)}` },
+    { metric: `  CPU-bound ceiling on ${os.cpus().length} cores`, value: `${((os.cpus().length * 60_000) / m.cpuMsPerRender).toFixed(0)}/min` },
+    { metric: '  CPU busy during the run (whole machine)', value: `${Math.round(m.loadCpuBusy * 100)} %` },
+    { metric: `peak PSS under load (${m.peak.samples} samples, ≤${m.peak.maxProcesses} procs)`, value: mib(m.peak.peakMiB), target: args.pool === 4 ? `≤ ${TARGETS.peakPssMiB} MiB` : 'n/a (POOL_SIZE≠4)', pass: args.pool === 4 ? m.peak.peakMiB <= TARGETS.peakPssMiB : undefined },
+    { metric: `idle PSS, pool warm (${m.idle.processes} procs)`, value: mib(m.idle.mib), target: args.pool === 4 ? `≤ ${TARGETS.idlePssMiB} MiB` : 'n/a (POOL_SIZE≠4)', pass: args.pool === 4 ? m.idle.mib <= TARGETS.idlePssMiB : undefined },
+    { metric: '  idle PSS by process kind (MiB)', value: kindSummary(m.idle.byKindMiB) },
+    { metric: '  idle CPU (panelshot + its Chromes, of one core)', value: `${Math.round(m.idle.cpuShare * 100)} %` },
+    { metric: `images equal to settled frame (share ≥ ${EQUAL_SHARE})`, value: `${equal}/${total}`, target: '100 %', pass: equal === total },
+    { metric: '  pixel-exact / min share / unsettled', value: `${exact}/${total} / ${Math.min(...x.shares).toFixed(4)} / ${unsettled}` },
+    { metric: 'Grafana logins', value: String(x.logins), target: `${TARGETS.logins}`, pass: x.logins === TARGETS.logins },
+    { metric: 'start-up: spawn → /healthz warm', value: ms(x.startupMs) },
+    { metric: `bench wall time${x.buildMs !== undefined ? ' (incl. build)' : ''}`, value: `${(x.benchMs / 1000).toFixed(1)} s`, target: `≤ ${TARGETS.benchSeconds} s`, pass: x.benchMs <= TARGETS.benchSeconds * 1000 },
+  ];
+
+  const perRender = (a: RenderAnswer, i: number, offset: number) => ({
+    panelId: a.panelId,
+    status: a.status,
+    clientMs: round(a.clientMs, 1),
+    settled: a.settled,
+    shared: a.shared,
+    equalShare: round(x.shares[offset + i]!, 6),
+    phases: a.phases,
+    framesCompared: m.framesCompared.get(a.panelId) ?? null,
+    ...(a.error ? { error: a.error } : {}),
+  });
+  const json = {
+    at: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, memMiB: Math.round(os.totalmem() / 2 ** 20), node: process.version },
+    args,
+    targets: TARGETS,
+    floor: { medianMs: round(f, 1), perPanelMs: floor.perPanelMs.map((n) => round(n, 1)), medianShots: floor.medianShots, medianCpuMs: floor.medianCpuMs },
+    latency: {
+      medianMs: round(latMedian, 1),
+      p90Ms: round(latP90, 1),
+      ratioToFloor: round(latMedian / f, 3),
+      overFloorMs: round(latMedian - f, 1),
+      phaseMediansMs: phases,
+      renders: m.latency.map((a, i) => perRender(a, i, 0)),
+    },
+    throughput: {
+      count: m.load.length,
+      concurrency: args.concurrency,
+      pool: args.pool,
+      wallMs: round(m.loadWallMs, 1),
+      cpuBusy: round(m.loadCpuBusy, 3),
+      cpuMsPerRender: round(m.cpuMsPerRender, 1),
+      cpuBoundCeilingPerMinute: round((os.cpus().length * 60_000) / m.cpuMsPerRender, 1),
+      perMinute: round(perMinute, 1),
+      idealPerMinuteFromFloor: round(idealPerMinute, 1),
+      latencyMedianMs: round(median(loadLat), 1),
+      latencyP90Ms: round(percentile(loadLat, 90), 1),
+      phaseMediansMs: loadPhases,
+      renders: m.load.map((a, i) => perRender(a, i, m.latency.length)),
+    },
+    memory: { peakPssMiB: round(m.peak.peakMiB, 1), meanPssUnderLoadMiB: round(m.peak.meanMiB, 1), samples: m.peak.samples, meanSampleMs: round(m.peak.meanSampleMs, 1), maxProcesses: m.peak.maxProcesses, idlePssMiB: round(m.idle.mib, 1), idleProcesses: m.idle.processes, idleByKindMiB: m.idle.byKindMiB, idleCpuShareOfOneCore: round(m.idle.cpuShare, 3) },
+    correctness: { total, equalAtLeast0999: equal, pixelExact: exact, minShare: round(Math.min(...x.shares), 6), unsettled, shared },
+    logins: x.logins,
+    startupMs: x.startupMs,
+    buildMs: x.buildMs ?? null,
+    leftoverProcesses: x.leftover,
+    benchMs: x.benchMs,
+    pass: Object.fromEntries(rows.filter((r) => r.pass !== undefined).map((r) => [r.metric.trim(), r.pass])),
+  };
+  return { rows, json };
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(e.message ? `bench: ${e.message}\n\n${USAGE}` : USAGE);
+      process.exit(e.message ? 2 : 0);
+    }
+    process.stderr.write(`bench: failed: ${(e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);

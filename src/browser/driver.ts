@@ -151,7 +151,8 @@ async function createGridDriver(opts: DriverOptions): Promise<DriverHandle> {
   };
 }
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (also used by the tests, the demo and the benchmark). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

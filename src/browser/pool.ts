@@ -80,10 +80,22 @@ export class BrowserPool {
     });
   }
 
-  /** Starts the warm sessions and resolves when all of them are ready. */
+  /**
+   * Starts the warm sessions and resolves when all of them are ready. If Chrome cannot be
+   * started at all, fails with the reason instead of waiting forever (generic-pool would).
+   */
   async start(): Promise<void> {
+    let onError!: (e: unknown) => void;
+    const failed = new Promise<never>((_, reject) => {
+      onError = (e) => reject(new Error(`cannot start Chrome: ${String((e as Error)?.message ?? e).split('\n')[0]}`));
+      this.pool.once('factoryCreateError', onError);
+    });
     this.pool.start();
-    await this.pool.ready();
+    try {
+      await Promise.race([this.pool.ready(), failed]);
+    } finally {
+      this.pool.off('factoryCreateError', onError);
+    }
   }
 
   get warm(): boolean {

@@ -10,7 +10,6 @@ let nextId = 1;
 
 export class BrowserSession {
   readonly id = nextId++;
-  readonly startedAt = Date.now();
   renders = 0;
   /** Set when a command failed in a way that leaves Chrome in doubt: the pool replaces it. */
   broken = false;

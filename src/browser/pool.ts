@@ -121,17 +121,15 @@ export class BrowserPool {
   async acquire(deadline: number): Promise<BrowserSession> {
     if (this.stopping) throw shuttingDown();
     const waitMs = Math.min(this.o.queueWaitMs, deadline - Date.now());
-    if (this.pool.available === 0 && this.pool.pending >= this.o.queueMax) {
-      throw tooBusy(`all ${this.o.size} Chrome sessions are busy and ${this.pool.pending} renders are already waiting (QUEUE_MAX=${this.o.queueMax})`, 2);
-    }
     try {
       // generic-pool's own acquire timeout applies to this call only.
       return await withAcquireTimeout(this.pool, Math.max(1, waitMs));
     } catch (e) {
       if (this.stopping) throw shuttingDown();
       const msg = String((e as Error).message ?? e);
+      // generic-pool refuses at once when nothing is free and maxWaitingClients wait already.
       if (/max waitingClients/i.test(msg)) {
-        throw tooBusy(`all ${this.o.size} Chrome sessions are busy and the queue is full (QUEUE_MAX=${this.o.queueMax})`, 2);
+        throw tooBusy(`all ${this.o.size} Chrome sessions are busy and ${this.pool.pending} renders are already waiting (QUEUE_MAX=${this.o.queueMax})`, 2);
       }
       if (/timed out/i.test(msg)) {
         throw tooBusy(`no Chrome session became free within ${Math.round(waitMs)} ms (POOL_SIZE=${this.o.size})`, 2);

@@ -15,6 +15,7 @@ export class BrowserSession {
   broken = false;
   private readonly visitedOrigins = new Set<string>();
   private authorizer?: OriginAuthorizer;
+  private devtoolsTarget?: { wsUrl: string; targetId: string };
   private ua?: string;
   private defaultLanguage?: string;
   private timezoneSet = false;
@@ -59,10 +60,16 @@ export class BrowserSession {
 
   /** Adds `Authorization: Bearer <token>` to this tab's requests to `origin`, and only those. */
   async authorizeOrigin(origin: string, token: string): Promise<void> {
+    // The session keeps its one tab for life, so where to attach is looked up once.
+    this.devtoolsTarget ??= await this.findDevtoolsTarget();
+    this.authorizer = await OriginAuthorizer.start(this.devtoolsTarget.wsUrl, this.devtoolsTarget.targetId, origin, token);
+  }
+
+  private async findDevtoolsTarget(): Promise<{ wsUrl: string; targetId: string }> {
     const wsUrl = this.handle.cdpWebSocketUrl ?? (this.handle.debuggerAddress ? await browserWebSocketUrl(this.handle.debuggerAddress) : undefined);
     if (!wsUrl) throw new Error('this Chrome session offers no DevTools websocket, which GRAFANA_TOKEN needs');
     const targetId = await withTimeout(Promise.resolve(this.handle.driver.getWindowHandle()), this.commandTimeoutMs, 'getWindowHandle');
-    this.authorizer = await OriginAuthorizer.start(wsUrl, targetId, origin, token);
+    return { wsUrl, targetId };
   }
 
   noteOrigin(href: string): void {

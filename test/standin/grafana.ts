@@ -13,6 +13,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { dashboardByUid } from './dashboards';
 
 export interface StandinOptions {
   host?: string;
@@ -342,6 +343,12 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       return sendJson(res, 200, { id: 1, login: user });
     }
     if (path === '/api/ds/query' && method === 'POST') return handleQuery(req, res);
+    if (method === 'GET' && (m = /^\/api\/dashboards\/uid\/([^/]+)$/.exec(path))) {
+      const auth = authenticate(req);
+      if (auth.kind === 'none') return apiUnauthorized(res, auth);
+      const found = dashboardByUid(decodeURIComponent(m[1]!));
+      return found ? sendJson(res, 200, found) : sendJson(res, 404, { message: 'Dashboard not found' });
+    }
     if (method === 'GET' && (m = /^\/d-solo\/([^/]+)(?:\/[^/]*)?\/?$/.exec(path))) {
       return handlePage(req, res, url, 'panel', decodeURIComponent(m[1]!));
     }

@@ -1,0 +1,119 @@
+/**
+ * Dashboard models of the Grafana stand-in, in the shape of Grafana's
+ * `GET /api/dashboards/uid/<uid>` (see DESIGN.md §7): `dashboard.panels[]` with `id`,
+ * `title`, `type`, `gridPos {x,y,w,h}` on a 24-column grid, row panels with `collapsed`
+ * (a collapsed row lists its panels inside itself), a panel repeated by a template
+ * variable (`repeat`), and `templating.list`.
+ *
+ * `big` is the dashboard a report or a batch must get complete: 4 rows (one collapsed) and
+ * 35 panels in the model; 31 panels are shown once the repeat for 3 hosts is expanded,
+ * 37 with the collapsed row expanded too. Any other uid gets the plain 4-panel dashboard the stand-in's
+ * `/d/<uid>` page has always shown; uids starting with `missing` are 404.
+ */
+
+export interface GridPos {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface PanelModel {
+  id: number;
+  title: string;
+  type: string;
+  gridPos: GridPos;
+  /** Row panels only. */
+  collapsed?: boolean;
+  /** Collapsed row panels only: the panels hidden inside the row. */
+  panels?: PanelModel[];
+  /** Repeated by this template variable (one copy per selected value). */
+  repeat?: string;
+  repeatDirection?: 'h' | 'v';
+  maxPerRow?: number;
+}
+
+export interface DashboardModel {
+  uid: string;
+  title: string;
+  panels: PanelModel[];
+  templating: { list: { name: string; type: string; multi?: boolean; includeAll?: boolean; current: { text: string[] | string; value: string[] | string }; options: { text: string; value: string; selected: boolean }[] }[] };
+  time: { from: string; to: string };
+  timezone: string;
+}
+
+export interface DashboardResponse {
+  dashboard: DashboardModel;
+  meta: { slug: string; url: string; folderTitle: string };
+}
+
+const TYPES = ['timeseries', 'stat', 'gauge', 'timeseries', 'bargauge', 'timeseries'];
+
+/** The hosts the `host` variable offers (all selected by default). */
+export const BIG_HOSTS = ['web-1', 'web-2', 'web-3'];
+
+function slugify(title: string): string {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+/** Panels of `count` on a grid of `perRow` columns, starting at grid row `y`. */
+function gridOf(firstId: number, count: number, perRow: number, y: number, h: number, title: (id: number) => string): PanelModel[] {
+  const w = 24 / perRow;
+  return Array.from({ length: count }, (_, i) => {
+    const id = firstId + i;
+    return { id, title: title(id), type: TYPES[id % TYPES.length]!, gridPos: { x: (i % perRow) * w, y: y + Math.floor(i / perRow) * h, w, h } };
+  });
+}
+
+function bigDashboard(): DashboardModel {
+  const panels: PanelModel[] = [];
+  // Row "Overview": 12 panels, 4 per row, 3 grid rows of height 6.
+  panels.push({ id: 1, title: 'Overview', type: 'row', collapsed: false, gridPos: { x: 0, y: 0, w: 24, h: 1 } });
+  panels.push(...gridOf(2, 12, 4, 1, 6, (id) => `Overview ${id - 1}`));
+  // Row "Per host": one panel repeated horizontally for each selected host.
+  panels.push({ id: 14, title: 'Per host', type: 'row', collapsed: false, gridPos: { x: 0, y: 19, w: 24, h: 1 } });
+  panels.push({ id: 15, title: 'CPU on $host', type: 'timeseries', repeat: 'host', repeatDirection: 'h', maxPerRow: 3, gridPos: { x: 0, y: 20, w: 8, h: 8 } });
+  // Row "Details": 16 panels, 2 per row, tall enough that they sit far below the first screen.
+  panels.push({ id: 16, title: 'Details', type: 'row', collapsed: false, gridPos: { x: 0, y: 28, w: 24, h: 1 } });
+  panels.push(...gridOf(17, 16, 2, 29, 8, (id) => `Detail ${id - 16}`));
+  // Row "Archive": collapsed; its 6 panels live inside the row.
+  panels.push({ id: 33, title: 'Archive', type: 'row', collapsed: true, gridPos: { x: 0, y: 93, w: 24, h: 1 }, panels: gridOf(34, 6, 3, 94, 7, (id) => `Archive ${id - 33}`) });
+  return {
+    uid: 'big',
+    title: 'Big board',
+    panels,
+    templating: {
+      list: [
+        {
+          name: 'host',
+          type: 'custom',
+          multi: true,
+          includeAll: true,
+          current: { text: ['All'], value: ['$__all'] },
+          options: [{ text: 'All', value: '$__all', selected: true }, ...BIG_HOSTS.map((h) => ({ text: h, value: h, selected: false }))],
+        },
+      ],
+    },
+    time: { from: 'now-6h', to: 'now' },
+    timezone: 'browser',
+  };
+}
+
+function plainDashboard(uid: string): DashboardModel {
+  return {
+    uid,
+    title: `Dashboard ${uid}`,
+    panels: gridOf(1, 4, 1, 0, 10, (id) => `Panel ${id}`),
+    templating: { list: [] },
+    time: { from: 'now-6h', to: 'now' },
+    timezone: 'browser',
+  };
+}
+
+/** The API answer for `uid`, or undefined (404) for uids starting with `missing`. */
+export function dashboardByUid(uid: string): DashboardResponse | undefined {
+  if (uid.startsWith('missing')) return undefined;
+  const dashboard = uid === 'big' ? bigDashboard() : plainDashboard(uid);
+  const slug = slugify(dashboard.title);
+  return { dashboard, meta: { slug, url: `/d/${encodeURIComponent(uid)}/${slug}`, folderTitle: 'General' } };
+}

@@ -46,6 +46,11 @@ const BUSY_POLL_MS = 10;
 const QUIET_SETTLE_MS = 20;
 /** Longest time screenshots wait for an animating page before comparing pixels anyway. */
 const MAX_ANIMATION_WAIT_MS = 3000;
+/**
+ * Longest time screenshots wait for a quiet page's timers that are due soon: a page that
+ * re-arms a timer forever (a poller, a clock) is then judged by its pixels alone.
+ */
+const MAX_SCHEDULED_WAIT_MS = 3000;
 /** For height=-1 the page first loads in a viewport this high, then grows to the document. */
 const VIEWPORT_HEIGHT_FOR_FULL_PAGE = 500;
 
@@ -80,6 +85,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   let quietSince: number | undefined;
   let resized = spec.height !== 'full';
   let animatingSince: number | undefined;
+  let scheduledSince: number | undefined;
 
   while (remaining(spec.deadline) > 0) {
     const state = await pageState(session, spec.deadline);
@@ -104,9 +110,15 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
     // (a spinner that never stops) is judged by its pixels alone.
     if (state.animating && animatingSince === undefined) mark('animating');
     animatingSince = state.animating ? (animatingSince ?? Date.now()) : undefined;
+    // Work the page has scheduled (a timer due soon) is the next wave of the picture: a
+    // hint like animation, bounded the same way.
+    if (state.scheduled > 0 && scheduledSince === undefined) mark('scheduled');
+    scheduledSince = state.scheduled > 0 ? (scheduledSince ?? Date.now()) : undefined;
     // A page often starts animating one frame after its data arrives: give it that frame.
     const justQuiet = Date.now() - quietSince < QUIET_SETTLE_MS;
-    if ((justQuiet || (animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS)) && remaining(spec.deadline) > LAST_CHANCE_MS) {
+    const waitAnimation = animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS;
+    const waitScheduled = scheduledSince !== undefined && Date.now() - scheduledSince < MAX_SCHEDULED_WAIT_MS;
+    if ((justQuiet || waitAnimation || waitScheduled) && remaining(spec.deadline) > LAST_CHANCE_MS) {
       equalFrames = 0;
       await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
       continue;
@@ -182,7 +194,7 @@ async function failedNavigationUrl(session: BrowserSession): Promise<string | un
   return t?.frameTree.frame.unreachableUrl ?? t?.frameTree.frame.url;
 }
 
-const LOADING: PageState = { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false };
+const LOADING: PageState = { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false, scheduled: 0 };
 
 /** What Chrome says when asked about a document that is just being replaced. */
 const BETWEEN_DOCUMENTS = /Not attached to an active page|aborted by navigation|Execution context was destroyed|Cannot find context|Inspected target navigated/i;

@@ -19,6 +19,8 @@ export interface BenchArgs {
   quick: boolean;
   /** Extra environment for panelshot (--env KEY=VALUE, repeatable): CHROME_ARGS, STABLE_*, … */
   env: Record<string, string>;
+  /** A git ref to build and compare with, render for render (--baseline). */
+  baseline?: string;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -35,6 +37,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --out FILE           JSON results (default bench-results/bench.json)
   --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
   --quick              smoke run: 3 latency renders, 8 throughput renders
+  --baseline REF       also build git REF in a temporary worktree and compare single-render
+                       latency with it, interleaved render for render (POOL_SIZE=1 each)
 `;
 
 export function parseArgs(argv: string[]): BenchArgs {
@@ -81,6 +85,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--height': a.height = int(1); break;
       case '--out': a.out = value(); break;
       case '--quick': a.quick = true; break;
+      case '--baseline': a.baseline = value(); break;
       case '--env': {
         const kv = value();
         const eq = kv.indexOf('=');

@@ -25,8 +25,8 @@ export interface CaptureSpec {
   timezone?: string;
   acceptLanguage?: string;
   cookies: StageCookie[];
-  /** Sent as Authorization only to `origin` (Fetch interception), never to other hosts. */
-  bearer?: { origin: string; token: string };
+  /** Sent as Authorization only to `allowedOrigin` (Fetch interception), never to other hosts. */
+  bearer?: string;
   /** Where the page must stay: its origin, and Grafana's login/rotate paths. */
   allowedOrigin: string;
   loginPaths: string[];
@@ -67,15 +67,11 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
     const { success } = await session.cdp<{ success?: boolean }>('Network.setCookie', c);
     if (success === false) throw new Error(`Chrome refused the ${c.name} cookie for ${c.domain}`);
   }
-  if (spec.bearer) await session.authorizeOrigin(spec.bearer.origin, spec.bearer.token);
+  // Before the first request: nothing may carry our cookies or token off Grafana's origin.
+  await session.guardOrigin({ origin: spec.allowedOrigin, cookieDomains: spec.cookies.map((c) => c.domain), bearer: spec.bearer });
 
   const nav = await session.cdp<{ errorText?: string }>('Page.navigate', { url: spec.url.toString() }, remaining(spec.deadline));
-  if (nav.errorText) {
-    // A redirect off Grafana's origin that then failed to load is still a redirect off it.
-    const target = await failedNavigationUrl(session);
-    if (target) checkLocation(target, spec);
-    throw grafanaUnreachable(`Chrome could not load the Grafana page (${nav.errorText}); check GRAFANA_URL and that Grafana is up`);
-  }
+  if (nav.errorText) await failedNavigation(session, spec, nav.errorText);
   const navigateMs = Date.now() - t0;
   mark('navigated');
 
@@ -90,6 +86,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   while (remaining(spec.deadline) > 0) {
     const state = await pageState(session, spec.deadline);
     session.noteOrigin(state.href);
+    if (state.href.startsWith('chrome-error:')) await failedNavigation(session, spec, 'an error page');
     const where = checkLocation(state.href, spec);
     if (where) return where;
     // A picture of Grafana's (or a proxy's) error page is no answer.
@@ -181,7 +178,6 @@ function checkLocation(href: string, spec: CaptureSpec): CaptureOutcome | undefi
   } catch {
     return undefined;
   }
-  if (u.protocol === 'chrome-error:') throw grafanaUnreachable('Chrome could not load the Grafana page; check GRAFANA_URL and that Grafana is up');
   if (u.origin !== spec.allowedOrigin) {
     throw forbiddenUrl(`the page redirected to another origin (${u.origin}); only ${spec.allowedOrigin} may be rendered`);
   }
@@ -189,9 +185,16 @@ function checkLocation(href: string, spec: CaptureSpec): CaptureOutcome | undefi
   return undefined;
 }
 
-async function failedNavigationUrl(session: BrowserSession): Promise<string | undefined> {
+/** The main frame failed to load (at first or later): say why, as precisely as we can. */
+async function failedNavigation(session: BrowserSession, spec: CaptureSpec, what: string): Promise<never> {
+  // A navigation off Grafana's origin (a redirect, a script, a form) was stopped before it
+  // left, or failed to load: either way it was one off the origin.
   const t = await session.cdp<{ frameTree: { frame: { url: string; unreachableUrl?: string } } }>('Page.getFrameTree').catch(() => undefined);
-  return t?.frameTree.frame.unreachableUrl ?? t?.frameTree.frame.url;
+  const target = t?.frameTree.frame.unreachableUrl ?? t?.frameTree.frame.url;
+  if (target && !target.startsWith('chrome-error:')) checkLocation(target, spec);
+  const blocked = session.blockedOrigins;
+  if (blocked.length) throw forbiddenUrl(`the page tried to leave Grafana's origin (${blocked.join(', ')}); the request was stopped before it was sent, since it would have carried our credentials`);
+  throw grafanaUnreachable(`Chrome could not load the Grafana page (${what}); check GRAFANA_URL and that Grafana is up`);
 }
 
 const LOADING: PageState = { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false, scheduled: 0 };

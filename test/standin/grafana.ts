@@ -376,6 +376,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       });
       return;
     }
+    if (path === '/probe' && method === 'GET') return sendHtml(res, 200, probePage(url.searchParams.get('kind') ?? '', url.searchParams.get('to') ?? ''));
     if (path === '/goto' && method === 'GET') return redirect(res, url.searchParams.get('to') ?? '/');
     if (path === '/slow' && method === 'GET') {
       const ms = clampMs(url.searchParams.get('ms'), 0);
@@ -660,6 +661,23 @@ ${cfg.panels.map((id) => panelHtml(id, '400px')).join('\n')}
 </div>
 ${configScript(cfg)}
 </body></html>`;
+}
+
+/**
+ * A page that sends one request to `to` the way `kind` says (img, fetch, form post, or a
+ * script-driven navigation) and shows one line of text: what a hostile or careless dashboard could
+ * do with the renderer's credentials. Tests point `to` at a listener on another port.
+ */
+function probePage(kind: string, to: string): string {
+  const target = JSON.stringify(to).replace(/</g, '\\u003c');
+  const body: Record<string, string> = {
+    img: `<img alt="" src="${escapeHtml(to)}">`,
+    fetch: `<script>fetch(${target}, { credentials: 'include', mode: 'no-cors' }).catch(function () {});</script>`,
+    form: `<iframe name="sink" style="display:none"></iframe><form id="f" method="post" action="${escapeHtml(to)}" target="sink"><input name="q" value="1"></form><script>document.getElementById('f').submit();</script>`,
+    navigate: `<script>setTimeout(function () { location.href = ${target}; }, 50);</script>`,
+  };
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>probe</title><style>${BASE_CSS}</style></head>
+<body><p>probe: ${escapeHtml(kind)}</p>${body[kind] ?? ''}</body></html>`;
 }
 
 function loginPage(): string {

@@ -121,6 +121,11 @@ export const KEYS = {
     doc: 'Selenium Grid 4 URL (e.g. http://127.0.0.1:4444). When set, Chrome sessions come from the Grid instead of a local chromedriver.',
     example: 'http://127.0.0.1:4444',
   },
+  GRID_REGISTRATION_SECRET: {
+    schema: z.string(),
+    default: '',
+    doc: 'The Grid nodes\' --registration-secret, if set: after a hub restart panelshot deletes its old sessions on the nodes with it (DELETE /se/grid/node/session/<id>). Never logged.',
+  },
   CHROME_ARGS: { schema: z.string(), default: '', doc: 'Extra Chrome command-line flags, space-separated.' },
   POOL_SIZE: { schema: int(1, 64), default: '2', doc: 'Warm Chrome sessions kept ready; renders beyond this wait in the queue.' },
   TABS_PER_CHROME: {
@@ -197,6 +202,7 @@ export interface Config {
   chromeBin?: string;
   chromedriverPath?: string;
   seleniumRemoteUrl?: string;
+  gridRegistrationSecret: string;
   chromeArgs: string[];
   poolSize: number;
   tabsPerChrome: number;
@@ -273,6 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
     chromeBin: v.CHROME_BIN,
     chromedriverPath: v.CHROMEDRIVER_PATH,
     seleniumRemoteUrl: v.SELENIUM_REMOTE_URL,
+    gridRegistrationSecret: v.GRID_REGISTRATION_SECRET,
     chromeArgs: v.CHROME_ARGS.split(/\s+/).filter(Boolean),
     poolSize: v.POOL_SIZE,
     tabsPerChrome: v.TABS_PER_CHROME,

@@ -5,7 +5,8 @@ import http from 'node:http';
 import https from 'node:https';
 import axios from 'axios';
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
+import { gridStatus, whyNoChromeSlot } from './browser/grid';
 import { BrowserPool } from './browser/pool';
 import { findBinaries, type Binaries } from './browser/binaries';
 import { GrafanaLogin } from './grafana/login';
@@ -35,6 +36,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     ? { chrome: config.chromeBin ?? '', chromedriver: '', chromeVersion: 'grid', chromedriverVersion: 'grid' }
     : findBinaries(config.chromeBin, config.chromedriverPath);
   logger.info({ event: 'binaries', chrome: binaries.chrome, chromeVersion: binaries.chromeVersion, chromedriver: binaries.chromedriver, grid: config.seleniumRemoteUrl }, 'found Chrome and chromedriver');
+  if (config.seleniumRemoteUrl) await checkGrid(config.seleniumRemoteUrl);
   const metrics = createMetrics();
 
   // TLS towards Grafana: the same trust for the login client and for Chrome.
@@ -70,6 +72,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     driver: { chromeBin: binaries.chrome, chromedriverPath: binaries.chromedriver, seleniumRemoteUrl: config.seleniumRemoteUrl, extraArgs: chromeArgs,
       env: chromeEnv,
       startTimeoutMs: 30_000,
+      gridRegistrationSecret: config.gridRegistrationSecret,
       tabsPerChrome: Math.min(config.tabsPerChrome, config.poolSize),
       sessionsPerChrome: config.recycleAfter > 0 ? 2 * Math.min(config.tabsPerChrome, config.poolSize) : 0,
     },
@@ -78,7 +81,7 @@ export async function startService(config: Config, logger: Logger = createLogger
   });
   const started = Date.now();
   await pool.start();
-  logger.info({ event: 'pool_warm', sessions: config.poolSize, ms: Date.now() - started }, 'Chrome pool is warm');
+  if (pool.warm) logger.info({ event: 'pool_warm', sessions: config.poolSize, ms: Date.now() - started }, 'Chrome pool is warm');
 
   const renderer = new Renderer({ config, pool, login });
 
@@ -104,10 +107,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     renderer,
     version: VERSION,
     status: () => ({ pool: pool.stats(), warm: pool.warm }),
-    ready: async () => {
-      if (!pool.warm) return 'the Chrome pool is not warm';
-      return grafanaReady();
-    },
+    ready: async () => (await pool.notReady()) ?? grafanaReady(),
     refreshMetrics: () => {
       const s = pool.stats();
       metrics.poolSessions.set({ state: 'busy' }, s.busy);
@@ -165,4 +165,16 @@ export async function startService(config: Config, logger: Logger = createLogger
       return stopping;
     },
   };
+}
+
+/**
+ * A Grid that does not answer, or offers no Chrome at all, is a configuration problem:
+ * start-up stops with the reason (main.ts exits 78). A Grid that is only full is not.
+ */
+async function checkGrid(url: string): Promise<void> {
+  const status = await gridStatus(url).catch((e: Error) => {
+    throw new ConfigError(`${e.message}; check SELENIUM_REMOTE_URL`);
+  });
+  const why = whyNoChromeSlot(status, url);
+  if (why?.kind === 'no_chrome') throw new ConfigError(why.message);
 }

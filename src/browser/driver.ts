@@ -14,6 +14,7 @@ import { chromeFlags } from './chromeFlags';
 import { killGroup } from './processes';
 import { watchdog } from './watchdog';
 import { ChromeHosts } from './chromeHost';
+import { deleteOnNode, gridStatus, GridError, isChromeName, whyNoChromeSlot } from './grid';
 
 export interface DriverOptions {
   chromeBin: string;
@@ -28,6 +29,8 @@ export interface DriverOptions {
   tabsPerChrome?: number;
   /** Local mode: sessions one Chrome serves before it is replaced (0 = no limit). */
   sessionsPerChrome?: number;
+  /** Grid mode: the nodes' registration secret, to delete sessions a restarted hub forgot. */
+  gridRegistrationSecret?: string;
 }
 
 export interface DriverHandle {
@@ -38,6 +41,8 @@ export interface DriverHandle {
   debuggerAddress?: string;
   /** Browser-level DevTools websocket offered by a Selenium Grid (capability se:cdp). */
   cdpWebSocketUrl?: string;
+  /** Grid mode: the WebDriver session id. */
+  gridSessionId?: string;
   /** Registers a callback for the death of chromedriver (local mode only). */
   onExit?(cb: () => void): void;
   /** Local mode: let this session's Chrome take no new sessions (e.g. it grew too big). */
@@ -133,21 +138,48 @@ export async function startLocalChrome(opts: DriverOptions): Promise<LocalChrome
 }
 
 async function createGridDriver(opts: DriverOptions): Promise<DriverHandle> {
-  const driver = await withTimeout(
-    Promise.resolve(chrome.Driver.createSession(chromeOptions(opts, undefined), new http.Executor(new http.HttpClient(opts.seleniumRemoteUrl!)))),
-    opts.startTimeoutMs,
-    'Grid session start',
-  );
-  const seCdp = (await driver.getCapabilities()).get('se:cdp') as string | undefined;
+  const gridUrl = opts.seleniumRemoteUrl!;
+  // Ask only when a Chrome slot is free: a request the Grid cannot serve would wait in its
+  // session queue (300 s by default) and hang whoever waits for it.
+  const why = whyNoChromeSlot(await gridStatus(gridUrl), gridUrl);
+  if (why) throw why;
+  const driver = chrome.Driver.createSession(chromeOptions(opts, undefined), new http.Executor(new http.HttpClient(gridUrl)));
+  let caps: Awaited<ReturnType<chrome.Driver['getCapabilities']>>;
+  try {
+    // createSession returns at once; the session (and so its capabilities) is the wait.
+    caps = await withTimeout(Promise.resolve(driver.getCapabilities()), opts.startTimeoutMs, 'Grid session start');
+  } catch (e) {
+    // A request still queued in the Grid may be served later: quit that session when it comes.
+    Promise.resolve(driver.getSession())
+      .then(() => driver.quit())
+      .catch(() => undefined);
+    const msg = String((e as Error).message ?? e).split('\n')[0]!.slice(0, 200);
+    if (/took longer than/.test(msg)) throw new GridError('full', `Selenium Grid at ${new URL(gridUrl).origin} gave no session within ${opts.startTimeoutMs} ms (its slots are taken)`);
+    if (/ECONNREFUSED|ECONNRESET|socket hang up|ENOTFOUND|EHOSTUNREACH/.test(msg)) throw new GridError('unreachable', `Selenium Grid at ${new URL(gridUrl).origin} is unreachable (${msg})`);
+    throw new GridError('failed', `Selenium Grid at ${new URL(gridUrl).origin} could not start a Chrome session: ${msg}`);
+  }
+  const sessionId = (await driver.getSession()).getId();
   let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    const quit = await withTimeout(Promise.resolve(driver.quit()), 5000, 'quit').then(
+      () => true,
+      () => false,
+    );
+    // After a hub restart the hub no longer knows the session, but its node still holds the slot.
+    if (!quit) await deleteOnNode(gridUrl, sessionId, opts.gridRegistrationSecret ?? '');
+  };
+  const browserName = caps.get('browserName') as string | undefined;
+  if (!isChromeName(browserName)) {
+    await close();
+    throw new GridError('no_chrome', `Selenium Grid at ${new URL(gridUrl).origin} gave a ${browserName ?? 'unnamed'} session; panelshot needs Chrome or Chromium`);
+  }
   return {
     driver,
-    cdpWebSocketUrl: seCdp,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await withTimeout(Promise.resolve(driver.quit()), 5000, 'quit').catch(() => undefined);
-    },
+    cdpWebSocketUrl: caps.get('se:cdp') as string | undefined,
+    gridSessionId: sessionId,
+    close,
   };
 }
 

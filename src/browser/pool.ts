@@ -1,9 +1,12 @@
 // The pool owns Chrome's whole life: warm sessions at start, one render at a time each,
 // a bounded queue in front, a reset between renders, replacement after a crash, recycling
 // after RECYCLE_AFTER renders or RECYCLE_MEMORY_MB, and an orderly stop.
-// generic-pool does the queueing and the min/max bookkeeping.
+// generic-pool does the queueing and the min/max bookkeeping; POOL_SIZE is a target that a
+// background refill keeps after failed creates, one attempt at a time with back-off and
+// jitter (docs/adr/0007-grid-scale-out.md).
 import { createPool, type Pool } from 'generic-pool';
 import { driverFactory, type DriverFactory, type DriverOptions } from './driver';
+import { GridError, gridStatus, retryOrphans } from './grid';
 import { groupPssMiB } from './processes';
 import { BrowserSession } from './session';
 import { browserFailed, shuttingDown, tooBusy } from '../errors';
@@ -23,7 +26,24 @@ export interface PoolOptions {
 
 const MEMORY_CHECK_MS = 5000;
 
+/** After failed creates: the n-th retry waits BASE·2^(n-1), at most MAX, of which a random 0–50 % is dropped. */
+export const REFILL_BACKOFF = { baseMs: 500, maxMs: 15_000 };
+/** How often the background refill looks for a short pool. */
+const REFILL_CHECK_MS = 1000;
+/**
+ * Idle sessions are pinged this often: a session that no longer answers (its Grid node or
+ * hub was restarted, or the node dropped it after its --session-timeout, 300 s by default)
+ * is dropped and replaced before a render meets it, and the ping keeps the node's idle
+ * timer from expiring.
+ */
+export const HEARTBEAT = { everyMs: 20_000 };
+
 export interface PoolStats {
+  /** POOL_SIZE: the sessions the pool keeps as its target. */
+  target: number;
+  /** Sessions that exist, busy or idle. */
+  live: number;
+  /** live plus sessions being created. */
   size: number;
   busy: number;
   idle: number;
@@ -39,12 +59,25 @@ export class BrowserPool {
   private memoryCache = { at: 0, mib: 0 };
   /** Every live session, busy or idle (generic-pool does not list them). */
   private readonly live = new Set<BrowserSession>();
+  /** Creates that failed in a row (0 = healthy), the last reason, and when the next may start. */
+  private failures = 0;
+  private lastFailure?: Error;
+  private nextAttemptAt = 0;
+  /** While creates fail, they run one after another through this chain. */
+  private attempts: Promise<void> = Promise.resolve();
+  private refillTimer?: NodeJS.Timeout;
+  private cleaning?: Promise<void>;
+  /** start() waiting for a full pool (generic-pool's ready() polls forever, even after a failure). */
+  private readonly warmWaiters: (() => void)[] = [];
+  private wakeUp?: () => void;
+  /** Start-up and refill attempts, failed ones (for tests and /metrics). */
+  readonly createStats = { attempts: 0, failed: 0 };
 
   constructor(private readonly o: PoolOptions) {
     this.drivers = driverFactory(o.driver);
     this.pool = createPool<BrowserSession>(
       {
-        create: async () => {
+        create: () => this.throttled(async () => {
           const started = Date.now();
           const session = new BrowserSession(await this.drivers.createDriver());
           try {
@@ -55,8 +88,9 @@ export class BrowserPool {
           }
           o.logger.info({ event: 'chrome_started', session: session.id, ms: Date.now() - started }, 'Chrome session ready');
           this.live.add(session);
+          if (this.live.size >= o.size) for (const w of this.warmWaiters.splice(0)) w();
           return session;
-        },
+        }),
         destroy: async (s) => {
           this.live.delete(s);
           await s.close();
@@ -73,37 +107,132 @@ export class BrowserPool {
         ...(o.queueWaitMs > 0 ? { acquireTimeoutMillis: o.queueWaitMs } : {}),
         testOnBorrow: true,
         autostart: false,
+        // Drops idle sessions the heartbeat found broken (see the evictor below).
+        evictionRunIntervalMillis: REFILL_CHECK_MS,
+        numTestsPerEvictionRun: o.size,
       },
     );
+    // generic-pool's own evictor goes by idle time only; ours drops broken sessions only.
+    (this.pool as unknown as Internals)._evictor = { evict: (_c: unknown, r: { obj: BrowserSession }) => r.obj.broken };
     this.pool.on('factoryCreateError', (e) => {
-      o.logger.error({ event: 'chrome_start_failed', err: String((e as Error).message ?? e) }, 'could not start a Chrome session');
+      o.logger.error({ event: 'chrome_start_failed', err: String((e as Error).message ?? e), failures: this.failures, retryInMs: Math.max(0, this.nextAttemptAt - Date.now()) }, 'could not start a Chrome session');
     });
+    if (typeof (this.pool as unknown as Internals)._ensureMinimum !== 'function') throw new Error('generic-pool changed: _ensureMinimum is gone (BrowserPool refills through it)');
+  }
+
+  /**
+   * Runs one create. While creates fail, only one runs at a time and each waits its turn
+   * of back-off with jitter, so a dead node the hub still offers is not hammered.
+   */
+  private async throttled<T>(create: () => Promise<T>): Promise<T> {
+    let done = () => undefined as void;
+    if (this.failures > 0) {
+      const before = this.attempts;
+      this.attempts = new Promise<void>((r) => (done = r));
+      await before;
+    }
+    try {
+      const wait = this.nextAttemptAt - Date.now();
+      if (wait > 0 && !this.stopping) await new Promise<void>((r) => {
+        const t = setTimeout(r, wait);
+        this.wakeUp = () => (clearTimeout(t), r());
+      });
+      if (this.stopping) throw shuttingDown();
+      this.createStats.attempts++;
+      const made = await create();
+      this.failures = 0;
+      this.lastFailure = undefined;
+      this.nextAttemptAt = 0;
+      return made;
+    } catch (e) {
+      if (!this.stopping) {
+        this.createStats.failed++;
+        this.failures++;
+        this.lastFailure = e as Error;
+        const ceiling = Math.min(REFILL_BACKOFF.maxMs, REFILL_BACKOFF.baseMs * 2 ** (this.failures - 1));
+        this.nextAttemptAt = Date.now() + ceiling * (0.5 + Math.random() / 2);
+      }
+      throw e;
+    } finally {
+      done();
+    }
+  }
+
+  /** Keeps POOL_SIZE as the target: generic-pool itself creates only for waiting renders. */
+  private startRefill(): void {
+    let lastBeat = Date.now();
+    this.refillTimer = setInterval(() => {
+      if (this.stopping) return;
+      if (Date.now() - lastBeat >= HEARTBEAT.everyMs) {
+        lastBeat = Date.now();
+        for (const s of this.live) {
+          if (s.busy || s.broken) continue;
+          void s.alive().then((ok) => {
+            if (ok || s.busy) return;
+            s.broken = true;
+            this.o.logger.warn({ event: 'chrome_lost', session: s.id }, 'an idle Chrome session stopped answering; replacing it');
+          });
+        }
+      }
+      if (this.live.size >= this.o.size) return;
+      if (this.o.driver.seleniumRemoteUrl && !this.cleaning) {
+        this.cleaning = retryOrphans().finally(() => (this.cleaning = undefined));
+      }
+      (this.pool as unknown as Internals)._ensureMinimum();
+    }, REFILL_CHECK_MS);
+    this.refillTimer.unref();
   }
 
   /**
    * Starts the warm sessions and resolves when all of them are ready. If Chrome cannot be
    * started at all, fails with the reason instead of waiting forever (generic-pool would).
+   * A Grid without a free slot is not such a failure: start resolves, the pool is not warm
+   * (/readyz says why), renders get 429, and the refill fills it once slots free up.
    */
   async start(): Promise<void> {
     let onError!: (e: unknown) => void;
-    const failed = new Promise<never>((_, reject) => {
-      onError = (e) => reject(new Error(`cannot start Chrome: ${String((e as Error)?.message ?? e).split('\n')[0]}`));
+    const failed = new Promise<'full'>((resolve, reject) => {
+      onError = (e) => {
+        if (e instanceof GridError && e.kind === 'full') return resolve('full');
+        reject(new Error(`cannot start Chrome: ${String((e as Error)?.message ?? e).split('\n')[0]}`));
+      };
       this.pool.once('factoryCreateError', onError);
     });
     this.pool.start();
     try {
-      await Promise.race([this.pool.ready(), failed]);
+      const warm = new Promise<void>((r) => this.warmWaiters.push(r));
+      if ((await Promise.race([warm, failed])) === 'full') {
+        this.o.logger.warn({ event: 'pool_short', live: this.live.size, target: this.o.size, reason: this.lastFailure?.message }, 'starting without a warm pool: the Grid has no free slot; retrying in the background');
+      }
     } finally {
       this.pool.off('factoryCreateError', onError);
+      this.warmWaiters.length = 0;
     }
+    this.startRefill();
   }
 
   get warm(): boolean {
-    return !this.stopping && this.pool.size >= this.o.size && this.pool.size > 0;
+    return !this.stopping && this.live.size >= this.o.size;
+  }
+
+  /** Why this pool cannot take renders as it should, or undefined when it can. */
+  async notReady(): Promise<string | undefined> {
+    if (this.stopping) return 'panelshot is shutting down';
+    const grid = this.o.driver.seleniumRemoteUrl;
+    if (grid) {
+      const unreachable = await gridStatus(grid, 2000).then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+      if (unreachable) return unreachable;
+    }
+    if (this.warm) return undefined;
+    const why = this.lastFailure ? `: ${String(this.lastFailure.message).split('\n')[0]!.slice(0, 200)}` : '';
+    return `the Chrome pool is not warm (${this.live.size} of ${this.o.size} sessions)${why}`;
   }
 
   stats(): PoolStats {
-    return { size: this.pool.size, busy: this.pool.borrowed, idle: this.pool.available, queued: this.pool.pending };
+    return { target: this.o.size, live: this.live.size, size: this.pool.size, busy: this.pool.borrowed, idle: this.pool.available, queued: this.pool.pending };
   }
 
   /** PSS of every local Chrome with its chromedriver, in MiB (cached for a few seconds). */
@@ -120,10 +249,19 @@ export class BrowserPool {
   /** A session for one render; waits in the queue at most until `deadline` (and QUEUE_WAIT_MS). */
   async acquire(deadline: number): Promise<BrowserSession> {
     if (this.stopping) throw shuttingDown();
+    // No session at all and creates failing: say why at once instead of queueing for nothing.
+    if (this.live.size === 0 && this.failures > 0 && this.lastFailure) {
+      const why = String(this.lastFailure.message).split('\n')[0]!.slice(0, 200);
+      const retryS = Math.max(1, Math.ceil((this.nextAttemptAt - Date.now()) / 1000));
+      if (this.lastFailure instanceof GridError && this.lastFailure.kind === 'full') throw tooBusy(`no Chrome session: ${why}`, retryS);
+      throw browserFailed(`no Chrome session: ${why}`);
+    }
     const waitMs = Math.min(this.o.queueWaitMs, deadline - Date.now());
     try {
       // generic-pool's own acquire timeout applies to this call only.
-      return await withAcquireTimeout(this.pool, Math.max(1, waitMs));
+      const s = await withAcquireTimeout(this.pool, Math.max(1, waitMs));
+      s.busy = true;
+      return s;
     } catch (e) {
       if (this.stopping) throw shuttingDown();
       const msg = String((e as Error).message ?? e);
@@ -175,6 +313,7 @@ export class BrowserPool {
       s.handle.retire?.();
       return replace(s.broken ? 'crashed' : 'reset_failed');
     }
+    s.busy = false;
     await this.pool.release(s).catch(() => undefined);
   }
 
@@ -182,10 +321,18 @@ export class BrowserPool {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    clearInterval(this.refillTimer);
+    this.wakeUp?.();
     await this.pool.drain().catch(() => undefined);
     await this.pool.clear().catch(() => undefined);
     await this.drivers.stop();
   }
+}
+
+/** generic-pool internals used here: topping up to `min` (counting creates in flight), and the evictor. */
+interface Internals {
+  _ensureMinimum(): void;
+  _evictor: { evict(config: unknown, resource: { obj: BrowserSession }, available: number): boolean };
 }
 
 async function withAcquireTimeout(pool: Pool<BrowserSession>, ms: number): Promise<BrowserSession> {

@@ -13,6 +13,8 @@ export class BrowserSession {
   renders = 0;
   /** Set when a command failed in a way that leaves Chrome in doubt: the pool replaces it. */
   broken = false;
+  /** Lent to a render, or being reset after one (the pool's heartbeat leaves it alone). */
+  busy = false;
   private readonly visitedOrigins = new Set<string>();
   private guard?: OriginGuard;
   private devtoolsTarget?: { wsUrl: string; targetId: string };

@@ -39,7 +39,7 @@ export const unauthorized = () =>
 /** Happens when `url` is not on GRAFANA_URL's origin, or the page redirected off it. → 403 */
 export const forbiddenUrl = (msg: string) => new PanelshotError('forbidden_url', msg);
 
-/** Happens when every Chrome is busy and the queue is full, or the wait in it ran out. → 429 with Retry-After */
+/** Happens when every Chrome is busy and the queue is full, or the wait in it ran out, or no session exists because the Selenium Grid has no free slot. → 429 with Retry-After */
 export const tooBusy = (msg: string, retryAfterS = 5) => new PanelshotError('too_busy', msg, retryAfterS);
 
 /** Happens when the page did not settle before the timeout and ON_TIMEOUT=error. → 408 */
@@ -54,7 +54,7 @@ export const grafanaUnreachable = (msg: string) => new PanelshotError('grafana_u
 /** Happens when the browser ends on Grafana's login page despite our credentials or renderKey. → 502 */
 export const grafanaAuthRejected = (msg: string) => new PanelshotError('grafana_auth_rejected', msg);
 
-/** Happens when Chrome or chromedriver crashed or misbehaved during the render. → 503 */
+/** Happens when Chrome or chromedriver crashed or misbehaved during the render, or no session exists and none can be started (e.g. the Selenium Grid is unreachable). → 503 */
 export const browserFailed = (msg: string) => new PanelshotError('browser_failed', msg, 1);
 
 /** Happens while the service drains for shutdown. → 503 */

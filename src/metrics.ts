@@ -25,7 +25,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     framesCompared: new Counter({ name: 'panelshot_frames_compared_total', help: 'Screenshots compared for stability.', registers: [registry] }),
-    poolSessions: new Gauge({ name: 'panelshot_pool_sessions', help: 'Chrome sessions by state (busy, idle, queued renders).', labelNames: ['state'], registers: [registry] }),
+    poolSessions: new Gauge({ name: 'panelshot_pool_sessions', help: 'Chrome sessions by state (busy, idle, queued renders, missing: wanted by POOL_SIZE but not got).', labelNames: ['state'], registers: [registry] }),
     chromeMemory: new Gauge({
       name: 'panelshot_chrome_memory_bytes',
       help: 'Proportional set size of all local Chrome and chromedriver processes (read from /proc at scrape time).',

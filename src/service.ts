@@ -113,6 +113,8 @@ export async function startService(config: Config, logger: Logger = createLogger
       metrics.poolSessions.set({ state: 'busy' }, s.busy);
       metrics.poolSessions.set({ state: 'idle' }, s.idle);
       metrics.poolSessions.set({ state: 'queued' }, s.queued);
+      // Sessions the pool wants but has not got (a full or unreachable Grid).
+      metrics.poolSessions.set({ state: 'missing' }, Math.max(0, s.target - s.live));
       metrics.chromeMemory.set(pool.memoryMiB() * 1024 * 1024);
     },
   });

@@ -2,13 +2,12 @@
 // SIGSTOP mid-render, pages that never settle, Grafana down, recycling, overload, and the
 // service itself stopped or killed — with the process table checked for leftovers.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { groupMembers } from '../src/browser/processes';
 import { startStandin, type Standin } from './standin/grafana';
 import { liveInGroups, ownedGroups, ownedProcesses, waitFor } from './support/processes';
 import { pngSize, startStack, type Stack } from './support/stack';
+import { spawnService } from './support/service';
 import { freePort } from '../src/browser/driver';
 
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
@@ -295,32 +294,3 @@ describe('stopping the service', () => {
     assert.ok(await waitFor(() => ownedProcesses(again.proc.pid!).length === 0 && liveInGroups(againGroups).length === 0, 5000));
   });
 });
-
-
-/** panelshot as its own process, exactly as `npm start` runs it (TypeScript via tsx). */
-async function spawnService(grafanaUrl: string, port?: number): Promise<{ proc: ChildProcess; url: string; port: number; exited: Promise<number | null> }> {
-  port ??= await freePort();
-  const proc = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, '../src/main.ts')], {
-    env: { ...process.env, GRAFANA_URL: grafanaUrl, GRAFANA_USER: 'admin', GRAFANA_PASS: 'admin', HTTP_PORT: String(port), POOL_SIZE: '2', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  proc.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const up = await waitForAsync(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, 30_000);
-  if (!up) {
-    proc.kill('SIGKILL');
-    throw new Error(`service did not start: ${stderr}`);
-  }
-  return { proc, url, port, exited };
-}
-
-async function waitForAsync(cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}

@@ -4,52 +4,12 @@
 // for a full Grid; back off between attempts; say why on /readyz.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { REFILL_BACKOFF } from '../src/browser/pool';
 import { freePort } from '../src/browser/driver';
 import { startStack, type Stack } from './support/stack';
-
-interface FakeGrid {
-  url: string;
-  statusCalls: number;
-  sessionCalls: number;
-  deleted: string[];
-  close(): Promise<void>;
-}
-
-function slots(browserName: string, busy: boolean, n: number) {
-  return Array.from({ length: n }, () => ({ session: busy ? { sessionId: 'someone-else' } : null, stereotype: { browserName, platformName: 'linux' } }));
-}
-
-/** A Grid /status with one node; POST /session hands out a session of `sessionBrowser`. */
-async function fakeGrid(o: { browser: string; busy: boolean; sessionBrowser?: string }): Promise<FakeGrid> {
-  const g = { statusCalls: 0, sessionCalls: 0, deleted: [] as string[] };
-  const srv = http.createServer((req, res) => {
-    res.setHeader('Content-Type', 'application/json');
-    if (req.url === '/status') {
-      g.statusCalls++;
-      return res.end(JSON.stringify({ value: { ready: !o.busy, message: 'fake', nodes: [{ uri: 'http://127.0.0.1:1', availability: 'UP', slots: slots(o.browser, o.busy, 2) }] } }));
-    }
-    if (req.method === 'POST' && req.url === '/session') {
-      g.sessionCalls++;
-      return res.end(JSON.stringify({ value: { sessionId: 'fake-1', capabilities: { browserName: o.sessionBrowser ?? o.browser } } }));
-    }
-    if (req.method === 'DELETE') {
-      g.deleted.push(req.url ?? '');
-      return res.end(JSON.stringify({ value: null }));
-    }
-    res.statusCode = 404;
-    return res.end(JSON.stringify({ value: { error: 'unknown command', message: 'fake grid' } }));
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return Object.assign(g, {
-    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => (srv.closeAllConnections(), srv.close(() => r()))),
-  });
-}
+import { fakeGrid } from './support/fakeGrid';
 
 describe('a Grid that is unreachable, full or wrong', () => {
   const saved = { ...REFILL_BACKOFF };

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startStandin, type Standin } from './standin/grafana';
 import { waitFor } from './support/processes';
+import { nginxBin } from './support/nginx';
 import { pngSize, startStack, type Stack } from './support/stack';
 import { freePort } from '../src/browser/driver';
 
@@ -258,11 +259,6 @@ describe('TLS', () => {
     }
   });
 });
-
-function nginxBin(): string {
-  for (const p of ['/usr/sbin/nginx', '/usr/bin/nginx']) if (fs.existsSync(p)) return p;
-  throw new Error('nginx is not installed: bash scripts/setup.sh --test installs it');
-}
 
 
 /** A throwaway CA and a certificate for 127.0.0.1 signed by it (openssl). */

@@ -155,6 +155,11 @@ export async function startService(config: Config, logger: Logger = createLogger
       stopping ??= (async () => {
         logger.info({ event: 'stopping', graceMs }, 'stopping: no new requests, draining');
         const closed = new Promise<void>((r) => server.close(() => r()));
+        // A proxy's keep-alive connections would hold the drain open until the grace ends:
+        // requests already on them are served, then each connection is closed.
+        server.prependListener('request', (_req, res: http.ServerResponse) => {
+          res.shouldKeepAlive = false;
+        });
         server.closeIdleConnections();
         const grace = new Promise<void>((r) => setTimeout(r, graceMs).unref());
         await Promise.race([closed, grace]);

@@ -177,10 +177,33 @@ async function createGridDriver(opts: DriverOptions): Promise<DriverHandle> {
   }
   return {
     driver,
-    cdpWebSocketUrl: caps.get('se:cdp') as string | undefined,
+    cdpWebSocketUrl: reachableCdpUrl(caps.get('se:cdp') as string | undefined, gridUrl),
     gridSessionId: sessionId,
     close,
   };
+}
+
+/**
+ * The Grid's DevTools proxy (se:cdp) on the address we reach the Grid at: a hub advertises
+ * the address it found for itself (often not the one clients use: another interface, a
+ * container's IP), but serves the same path wherever it is reached.
+ */
+export function reachableCdpUrl(seCdp: string | undefined, gridUrl: string): string | undefined {
+  if (!seCdp) return undefined;
+  try {
+    const cdp = new URL(seCdp);
+    const grid = new URL(gridUrl);
+    cdp.protocol = grid.protocol === 'https:' ? 'wss:' : 'ws:';
+    cdp.host = grid.host;
+    cdp.username = grid.username;
+    cdp.password = grid.password;
+    // A Grid under a path prefix (e.g. /wd/hub): the session path lives under it too.
+    const prefix = grid.pathname.replace(/\/wd\/hub\/?$/, '').replace(/\/$/, '');
+    if (prefix && !cdp.pathname.startsWith(`${prefix}/`)) cdp.pathname = prefix + cdp.pathname;
+    return cdp.toString();
+  } catch {
+    return seCdp;
+  }
 }
 
 /** A free TCP port on 127.0.0.1 (also used by the tests, the demo and the benchmark). */

@@ -92,21 +92,24 @@ export async function deleteOnNode(gridUrl: string, sessionId: string, secret: s
         return true;
       }
     }
-    if (owner.length) throw new Error('the node refused');
-    orphans.delete(sessionId); // no node holds it (any more)
-    return false;
   } catch {
-    if (!orphans.has(sessionId)) orphans.set(sessionId, { gridUrl, secret, since: Date.now() });
-    return false;
+    /* the hub is down: try again later */
   }
+  // Kept until a node confirms or the nodes' own --session-timeout has surely ended it.
+  if (!orphans.has(sessionId)) orphans.set(sessionId, { gridUrl, secret, since: Date.now() });
+  return false;
 }
 
 /** Sessions we could not delete yet; given up after ORPHAN_GIVE_UP_MS (the nodes' own timeout ends them). */
 const orphans = new Map<string, { gridUrl: string; secret: string; since: number }>();
 const ORPHAN_GIVE_UP_MS = 10 * 60_000;
+const ORPHAN_RETRY_MS = 3000;
+let lastOrphanRetry = 0;
 
-/** Tries again to delete the sessions deleteOnNode could not; the pool calls it while short. */
+/** Tries again (at most every 3 s) to delete the sessions deleteOnNode could not; the pool calls it while short. */
 export async function retryOrphans(): Promise<void> {
+  if (orphans.size === 0 || Date.now() - lastOrphanRetry < ORPHAN_RETRY_MS) return;
+  lastOrphanRetry = Date.now();
   for (const [id, o] of [...orphans]) {
     if (Date.now() - o.since > ORPHAN_GIVE_UP_MS) orphans.delete(id);
     else await deleteOnNode(o.gridUrl, id, o.secret);

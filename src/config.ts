@@ -93,8 +93,8 @@ export const KEYS = {
     default: '60000',
     doc: 'After Grafana rejects the password, wait this long before trying again (5 bad logins lock the Grafana account).',
   },
-  HTTP_HOST: { schema: z.string().trim().min(1), default: '127.0.0.1', doc: 'Address the HTTP server listens on.' },
-  HTTP_PORT: { schema: int(0, 65535), default: '8081', doc: 'Port the HTTP server listens on (0 = any free port).' },
+  HTTP_HOST: { schema: z.string().trim().min(1), default: '127.0.0.1', doc: 'Address the HTTP server listens on. Not used under systemd with panelshot.socket: its ListenStream= sets the address (systemctl edit panelshot.socket).' },
+  HTTP_PORT: { schema: int(0, 65535), default: '8081', doc: 'Port the HTTP server listens on (0 = any free port). Not used under systemd with panelshot.socket, like HTTP_HOST.' },
   BASE_PATH: {
     schema: z
       .string()

@@ -175,6 +175,12 @@ if [ -z "$PREFIX" ]; then
   fi
 fi
 
+# chromedriver reaches Chrome's DevTools at `localhost`: a host without it (a bare
+# debootstrap or container root has no /etc/hosts) fails every Chrome start.
+if [ -z "$PREFIX" ] && ! getent hosts localhost >/dev/null 2>&1; then
+  warn "the name localhost does not resolve here (no /etc/hosts entry?): chromedriver will not reach Chrome. Add '127.0.0.1 localhost' to /etc/hosts."
+fi
+
 # Service user. Its home is the unit's StateDirectory, which systemd creates on start.
 if [ -z "$PREFIX" ]; then
   if user_exists; then

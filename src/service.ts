@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios from 'axios';
 import type { AddressInfo } from 'node:net';
-import { assertListenAllowed, type Config } from './config';
+import { assertListenAllowed, isLoopback, type Config } from './config';
 import { BrowserPool } from './browser/pool';
 import { findBinaries, type Binaries } from './browser/binaries';
 import { GrafanaLogin } from './grafana/login';
@@ -156,6 +156,14 @@ export async function startService(config: Config, logger: Logger = createLogger
   const bound = server.address() as AddressInfo;
   // systemd's socket, not HTTP_HOST, decides who can reach us: check it like HTTP_HOST.
   if (fd !== undefined) assertListenAllowed(`the socket from systemd (${bound.address})`, bound.address, config.authTokens);
+  // An env file from before panelshot.socket may still name another address: say so, or
+  // the operator wonders why Grafana can no longer reach it.
+  if (fd !== undefined && (bound.port !== config.httpPort || (bound.address !== config.httpHost && !(isLoopback(bound.address) && isLoopback(config.httpHost))))) {
+    logger.warn(
+      { event: 'listen_address_ignored', httpHost: config.httpHost, httpPort: config.httpPort, socket: `${bound.address}:${bound.port}` },
+      `HTTP_HOST/HTTP_PORT (${config.httpHost}:${config.httpPort}) are not used: systemd passed a socket on ${bound.address}:${bound.port}; change it with systemctl edit panelshot.socket`,
+    );
+  }
   const port = bound.port;
   const listenHost = fd !== undefined ? bound.address : config.httpHost;
   const host = listenHost.includes(':') ? `[${listenHost}]` : listenHost;

@@ -274,4 +274,9 @@ test('the unit keeps the drain, restart and hardening settings the service relie
     assert.deepEqual(setting(k), ['yes'], k);
   }
   assert.deepEqual(setting('ProtectSystem'), ['strict']);
+  // Runs the release install.sh swaps in atomically, never a directory it is rebuilding.
+  assert.deepEqual(setting('WorkingDirectory'), ['/opt/panelshot/current']);
+  assert.match(setting('ExecStart')[0] ?? '', / \/opt\/panelshot\/current\/dist\/main\.js$/);
+  // The listening socket is systemd's, so connections wait across a restart.
+  assert.deepEqual(setting('Requires'), ['panelshot.socket']);
 });

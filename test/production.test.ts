@@ -358,6 +358,8 @@ describe('under a supervisor (systemd)', () => {
       assert.equal(listening.socket, 'systemd');
       assert.equal(listening.address, `http://127.0.0.1:${port}`);
       assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+      // HTTP_PORT=1 in the env is not where it listens: the log says so.
+      assert.ok(run.lines.some((l) => l.event === 'listen_address_ignored' && l.level === 40), 'a warning names the unused HTTP_PORT');
     } finally {
       run.child.kill('SIGTERM');
       assert.equal(await run.exited, 0);

@@ -23,9 +23,11 @@ describe('a Grid that is unreachable, full or wrong', () => {
       timeout: 30_000,
       cwd: path.resolve(__dirname, '..'),
     });
-    assert.equal(r.status, 78, r.stderr);
-    assert.match(r.stderr, new RegExp(`Selenium Grid at http://127\\.0\\.0\\.1:${port} does not answer GET /status \\(ECONNREFUSED\\); check SELENIUM_REMOTE_URL`));
-    assert.doesNotMatch(r.stderr, /secret/, 'the Grid URL\'s credentials stay out of the message');
+    assert.equal(r.status, 78, r.stdout + r.stderr);
+    // One JSON line on stdout says why (src/main.ts).
+    const line = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.event === 'config_invalid');
+    assert.match(line?.msg ?? '', new RegExp(`Selenium Grid at http://127\\.0\\.0\\.1:${port} does not answer GET /status \\(ECONNREFUSED\\); check SELENIUM_REMOTE_URL`));
+    assert.doesNotMatch(r.stdout + r.stderr, /secret/, 'the Grid URL\'s credentials stay out of the message');
   });
 
   test('a Grid that offers only Firefox is refused at start; one that hands out Firefox anyway is refused too', async () => {

@@ -82,7 +82,8 @@ export async function waitForGrid(url: string, nodes: number, procs: GridProcess
 
 export async function startStandaloneGrid(maxSessions: number): Promise<GridProcess> {
   const port = await freePort();
-  const g = startJava(['standalone', '--host', '127.0.0.1', '--port', String(port), '--selenium-manager', 'false', '--max-sessions', String(maxSessions)], port);
+  // The Grid caps --max-sessions at the number of cores unless told otherwise.
+  const g = startJava(['standalone', '--host', '127.0.0.1', '--port', String(port), '--selenium-manager', 'false', '--max-sessions', String(maxSessions), '--override-max-sessions', 'true'], port);
   await waitForGrid(g.url, 1, [g]);
   return g;
 }
@@ -120,6 +121,7 @@ export async function startNode(hub: Hub, o: NodeOptions): Promise<GridProcess &
       ...hub.bus,
       '--selenium-manager', 'false',
       '--max-sessions', String(o.maxSessions),
+      '--override-max-sessions', 'true',
       '--session-timeout', String(o.sessionTimeoutS ?? 300),
       // Re-register quickly with a restarted hub.
       '--heartbeat-period', '2',

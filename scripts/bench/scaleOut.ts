@@ -5,6 +5,7 @@
 // browsers per session, of the Grid's Java and of panelshot's own process.
 // The numbers behind README "Scaling".
 import fs from 'node:fs';
+import os from 'node:os';
 import { groupMembers, pssKiB } from '../../src/browser/processes';
 import { startHub, startNode, startStandaloneGrid, waitForGrid, type GridProcess } from '../../test/support/grid';
 import type { Standin } from '../../test/standin/grafana';
@@ -107,7 +108,8 @@ export async function measureScaleOut(g: Standin, args: BenchArgs, log: (m: stri
           }),
         );
         const elapsed = performance.now() - t0;
-        const busyMs = cpuBusySince(cpu);
+        // cpuBusySince is the busy share of all cores: as CPU time, over the whole run.
+        const busyMs = cpuBusySince(cpu) * os.cpus().length * elapsed;
         clearInterval(sampler);
         sample();
         out.push({

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'grafana_auth_rejected'
   | 'browser_failed'
   | 'shutting_down'
+  | 'cancelled'
   | 'internal';
 
 export class PanelshotError extends Error {
@@ -60,6 +61,9 @@ export const browserFailed = (msg: string) => new PanelshotError('browser_failed
 /** Happens while the service drains for shutdown. → 503 */
 export const shuttingDown = () => new PanelshotError('shutting_down', 'panelshot is shutting down', 5);
 
+/** Happens when the caller went away before its render started (a batch client disconnected). → 499 */
+export const cancelled = () => new PanelshotError('cancelled', 'the client went away before this render started');
+
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   unauthorized: 401,
@@ -67,6 +71,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   render_timeout: 408,
   too_busy: 429,
+  cancelled: 499,
   internal: 500,
   grafana_login_failed: 502,
   grafana_unreachable: 502,

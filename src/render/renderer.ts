@@ -3,11 +3,12 @@
 // Grafana session and capture; each of those knows nothing of the others.
 import type { BrowserPool } from '../browser/pool';
 import type { Config } from '../config';
-import { browserFailed, grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
+import { browserFailed, cancelled, grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
 import type { GrafanaLogin, SessionCookie } from '../grafana/login';
 import { capture, TimeoutWithoutFrame, type CaptureSpec, type StageCookie } from './capture';
+import { encode } from './encode';
 import { exactSize } from './stability';
-import type { RenderRequest, RenderResult, RenderTimings } from './types';
+import type { RenderedImage, RenderRequest, RenderResult, RenderTimings } from './types';
 
 export interface RendererDeps {
   config: Config;
@@ -51,13 +52,25 @@ export class Renderer {
     this.loginPaths = [`${base}login`, `${base}user/auth-tokens/rotate`];
   }
 
+  /** A render in the format the request asks for (PNG unless `output` says otherwise). */
+  async image(req: RenderRequest, arrivedAt = Date.now()): Promise<RenderedImage> {
+    const r = await this.render(req, arrivedAt);
+    const encodeStart = Date.now();
+    const img = await encode(r.png, req.output ?? { format: 'png' });
+    const encodeMs = Date.now() - encodeStart;
+    const timings = { ...r.timings, encodeMs: r.timings.encodeMs + encodeMs, totalMs: r.timings.totalMs + encodeMs };
+    return { ...img, settled: r.settled, timings, trace: r.trace, auth: r.auth, shared: r.shared };
+  }
+
   /**
    * Identical requests in flight at the same time share one render: a burst of alerts for
    * the same panel costs one Chrome, not one each. renderKey requests never share, since
    * each key stands for a user.
    */
   async render(req: RenderRequest, arrivedAt = Date.now()): Promise<RenderResult & { shared: boolean }> {
-    const key = req.renderKey ? undefined : shareKey(req);
+    // A cancellable render (a batch panel) neither joins nor offers sharing: its cancel must
+    // not fail somebody else's request.
+    const key = req.renderKey || req.signal ? undefined : shareKey(req);
     const running = key ? this.inflight.get(key) : undefined;
     if (running) return { ...(await running), shared: true };
     const p = this.renderWithRetry(req, arrivedAt);
@@ -85,7 +98,13 @@ export class Renderer {
   }
 
   private async renderOnce(req: RenderRequest, arrivedAt: number, deadline: number): Promise<RenderResult> {
+    if (req.signal?.aborted) throw cancelled();
     const session = await this.d.pool.acquire(deadline);
+    if (req.signal?.aborted) {
+      // Nobody waits for this any more: not even a page load.
+      this.d.pool.giveBack(session);
+      throw cancelled();
+    }
     session.deadline = deadline;
     const queueMs = Date.now() - arrivedAt;
     try {

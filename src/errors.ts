@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'unauthorized'
   | 'forbidden_url'
+  | 'forbidden_link'
   | 'not_found'
   | 'too_busy'
   | 'render_timeout'
@@ -40,6 +41,12 @@ export const unauthorized = () =>
 /** Happens when `url` is not on GRAFANA_URL's origin, or the page redirected off it. → 403 */
 export const forbiddenUrl = (msg: string) => new PanelshotError('forbidden_url', msg);
 
+/** Happens when a signed link is tampered with, expired, or signed by no secret in LINK_SECRET. → 403 */
+export const linkRejected = (msg: string) => new PanelshotError('forbidden_link', msg);
+
+/** Happens when the dashboard (or another Grafana object) asked for does not exist in Grafana. → 404 */
+export const notFound = (msg: string) => new PanelshotError('not_found', msg);
+
 /** Happens when every Chrome is busy and the queue is full, or the wait in it ran out. → 429 with Retry-After */
 export const tooBusy = (msg: string, retryAfterS = 5) => new PanelshotError('too_busy', msg, retryAfterS);
 
@@ -68,6 +75,7 @@ const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   unauthorized: 401,
   forbidden_url: 403,
+  forbidden_link: 403,
   not_found: 404,
   render_timeout: 408,
   too_busy: 429,

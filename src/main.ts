@@ -1,17 +1,25 @@
 #!/usr/bin/env node
-// Entry point: `node dist/main.js` (npm start, systemd). Reads the configuration once,
-// refuses to start with a clear one-line message when it is wrong, and shuts down in order
-// on SIGTERM/SIGINT.
-import { ConfigError, describeKeys, loadConfig } from './config';
-import { createLogger } from './logger';
-import { startService, VERSION } from './service';
+// Entry point of the `panelshot` command and of `node dist/main.js` (npm start, systemd):
+// no subcommand (or `serve`) runs the service; `shoot` and `sign` are the CLI
+// (src/cli/, one file per subcommand). Reads the configuration once and refuses to start
+// with a clear one-line message when it is wrong.
+import { ConfigError, describeKeys } from './config';
+import { UsageError } from './cli/args';
+import { serve } from './cli/serve';
+import { sign, SIGN_USAGE } from './cli/sign';
+import { VERSION } from './service';
 
-const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to PNG with warm headless Chrome.
+const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to PNG, JPEG or WebP with warm headless Chrome.
 
-Usage: panelshot [--help] [--version]
+Usage:
+  panelshot [serve]          run the service (what systemd runs as \`node dist/main.js\`)
+  ${SIGN_USAGE}
+                             print a signed image link <PUBLIC_URL>/i/<token>.<ext> (needs LINK_SECRET, PUBLIC_URL)
+  panelshot --help | --version
 
 Configuration comes from the environment and from ./.env (the environment wins).
-Endpoints: GET /render (Grafana's remote-renderer protocol), /render/version, /healthz, /readyz, /metrics.
+Endpoints: GET /render (Grafana's remote-renderer protocol), /render/dashboard, /i/<token>.<ext>,
+/render/version, /healthz, /readyz, /metrics, and the status page at /.
 
 Settings:
 ${describeKeys()
@@ -19,52 +27,54 @@ ${describeKeys()
   .join('\n')}
 `;
 
-/** Time in-flight renders get to finish after SIGTERM; systemd's TimeoutStopSec must exceed it. */
-const DRAIN_GRACE_MS = 20_000;
+let serving = false;
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  if (args.includes('--help') || args.includes('-h')) {
+async function main(): Promise<number | undefined> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
-    return;
+    return 0;
   }
-  if (args.includes('--version')) {
+  if (command === '--version') {
     process.stdout.write(`${VERSION}\n`);
-    return;
+    return 0;
   }
-  if (args.length) {
-    process.stderr.write(`panelshot: unknown argument ${args[0]}; see --help\n`);
-    process.exit(2);
-  }
-
-  const config = loadConfig();
-  const logger = createLogger(config.logLevel);
-  const service = await startService(config, logger);
-
-  let signals = 0;
-  const stop = (signal: string) => {
-    if (++signals > 1) {
-      logger.warn({ event: 'stop_forced', signal }, 'second signal: exiting now');
-      process.exit(1);
+  if (command === undefined || command === 'serve') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(HELP);
+      return 0;
     }
-    logger.info({ event: 'signal', signal }, 'shutting down');
-    service.stop(DRAIN_GRACE_MS).then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('unhandledRejection', (e) => logger.error({ event: 'unhandled_rejection', err: String((e as Error)?.message ?? e).slice(0, 500) }, 'unhandled rejection'));
+    if (rest.length) throw new UsageError(`serve takes no arguments (settings come from the environment and ./.env), got ${rest[0]}`);
+    serving = true;
+    await serve();
+    return undefined;
+  }
+  if (command === 'sign') {
+    process.stdout.write(`${sign(rest)}\n`);
+    return 0;
+  }
+  throw new UsageError(`unknown command or argument ${command}; see panelshot --help`);
 }
 
-main().catch((e: unknown) => {
-  if (e instanceof ConfigError) {
-    process.stderr.write(`panelshot: ${e.message}\n`);
-    process.exit(78); // EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping
-  }
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === 'EADDRINUSE' || code === 'EACCES') {
-    process.stderr.write(`panelshot: cannot listen: ${(e as Error).message}\n`);
+main().then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`panelshot: ${e.message}\n`);
+      process.exit(2);
+    }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`panelshot: ${e.message}\n`);
+      process.exit(78); // EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping
+    }
+    const code = (e as NodeJS.ErrnoException)?.code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      process.stderr.write(`panelshot: cannot listen: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`panelshot: ${serving ? 'failed to start' : 'failed'}: ${(e as Error)?.message ?? e}\n`);
     process.exit(1);
-  }
-  process.stderr.write(`panelshot: failed to start: ${(e as Error)?.message ?? e}\n`);
-  process.exit(1);
-});
+  },
+);

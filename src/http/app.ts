@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics';
 import type { Renderer } from '../render/renderer';
 import { requireAuthToken } from './authToken';
 import { healthzGet } from './routes/healthz.get';
+import { linkGet } from './routes/link.get';
 import { metricsGet } from './routes/metrics.get';
 import { readyzGet } from './routes/readyz.get';
 import { renderGet } from './routes/render.get';
@@ -46,12 +47,15 @@ export function createApp(d: AppDeps): express.Express {
   const routes = express.Router();
   routes.get('/render/version', versionGet(d.version));
   routes.get('/render', requireAuthToken(d.config.authTokens), renderGet(d));
+  // Signed image links exist only with a LINK_SECRET: without one, /i/… is an unknown route.
+  if (d.config.linkSecrets.length) routes.get('/i/:file', linkGet(d));
   routes.get('/healthz', healthzGet(d.status));
   routes.get('/readyz', readyzGet(d.ready));
   routes.get('/metrics', metricsGet(d.metrics, d.refreshMetrics));
   app.use(d.config.basePath || '/', routes);
 
-  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/version, /healthz, /readyz, /metrics`)));
+  // A path under /i/ may be a link (a capability): it is not echoed back.
+  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/version, /healthz, /readyz, /metrics`)));
 
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     // express's own parser errors (e.g. malformed percent-encoding) carry a 4xx status.

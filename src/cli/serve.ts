@@ -1,0 +1,27 @@
+// `panelshot serve` (or no subcommand: systemd's `node dist/main.js`): the service itself,
+// with an orderly shutdown on SIGTERM/SIGINT.
+import { loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { startService } from '../service';
+
+/** Time in-flight renders get to finish after SIGTERM; systemd's TimeoutStopSec must exceed it. */
+const DRAIN_GRACE_MS = 20_000;
+
+export async function serve(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const service = await startService(config, logger);
+
+  let signals = 0;
+  const stop = (signal: string) => {
+    if (++signals > 1) {
+      logger.warn({ event: 'stop_forced', signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    logger.info({ event: 'signal', signal }, 'shutting down');
+    service.stop(DRAIN_GRACE_MS).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('unhandledRejection', (e) => logger.error({ event: 'unhandled_rejection', err: String((e as Error)?.message ?? e).slice(0, 500) }, 'unhandled rejection'));
+}

@@ -13,6 +13,7 @@ import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { Renderer } from './render/renderer';
+import { BatchGate } from './render/batch';
 import { watchdog } from './browser/watchdog';
 import { chromeHomeTrusting } from './browser/trust';
 
@@ -102,6 +103,8 @@ export async function startService(config: Config, logger: Logger = createLogger
     logger,
     metrics,
     renderer,
+    grafana: { grafanaUrl: config.grafanaUrl, http: grafanaHttp, login, token: config.grafanaToken },
+    batchGate: new BatchGate(Math.max(1, config.poolSize - 1)),
     version: VERSION,
     status: () => ({ pool: pool.stats(), warm: pool.warm }),
     ready: async () => {

@@ -12,6 +12,9 @@ import { linkGet } from './routes/link.get';
 import { metricsGet } from './routes/metrics.get';
 import { readyzGet } from './routes/readyz.get';
 import { renderGet } from './routes/render.get';
+import { renderDashboardGet } from './routes/renderDashboard.get';
+import type { GrafanaApiDeps } from '../grafana/dashboards';
+import type { BatchGate } from '../render/batch';
 import { versionGet } from './routes/version.get';
 
 export interface AppDeps {
@@ -19,6 +22,9 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   renderer: Renderer;
+  /** panelshot's own way into Grafana's API (dashboard models for batches). */
+  grafana: GrafanaApiDeps;
+  batchGate: BatchGate;
   version: string;
   status(): { pool: { size: number; busy: number; idle: number; queued: number }; warm: boolean };
   ready(): Promise<string | undefined>;
@@ -47,6 +53,7 @@ export function createApp(d: AppDeps): express.Express {
   const routes = express.Router();
   routes.get('/render/version', versionGet(d.version));
   routes.get('/render', requireAuthToken(d.config.authTokens), renderGet(d));
+  routes.get('/render/dashboard', requireAuthToken(d.config.authTokens), renderDashboardGet(d));
   // Signed image links exist only with a LINK_SECRET: without one, /i/… is an unknown route.
   if (d.config.linkSecrets.length) routes.get('/i/:file', linkGet(d));
   routes.get('/healthz', healthzGet(d.status));
@@ -55,7 +62,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(d.config.basePath || '/', routes);
 
   // A path under /i/ may be a link (a capability): it is not echoed back.
-  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/version, /healthz, /readyz, /metrics`)));
+  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/dashboard, /render/version, /healthz, /readyz, /metrics`)));
 
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     // express's own parser errors (e.g. malformed percent-encoding) carry a 4xx status.

@@ -6,6 +6,7 @@
 import { ConfigError, describeKeys } from './config';
 import { UsageError } from './cli/args';
 import { serve } from './cli/serve';
+import { shoot, SHOOT_USAGE } from './cli/shoot';
 import { sign, SIGN_USAGE } from './cli/sign';
 import { VERSION } from './service';
 
@@ -13,6 +14,9 @@ const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to 
 
 Usage:
   panelshot [serve]          run the service (what systemd runs as \`node dist/main.js\`)
+  ${SHOOT_USAGE}
+                             every panel of a dashboard (or one panel) into a directory, with manifest.json;
+                             exits 1 when any panel failed; without --server it runs panelshot in-process
   ${SIGN_USAGE}
                              print a signed image link <PUBLIC_URL>/i/<token>.<ext> (needs LINK_SECRET, PUBLIC_URL)
   panelshot --help | --version
@@ -49,6 +53,7 @@ async function main(): Promise<number | undefined> {
     await serve();
     return undefined;
   }
+  if (command === 'shoot') return shoot(rest);
   if (command === 'sign') {
     process.stdout.write(`${sign(rest)}\n`);
     return 0;

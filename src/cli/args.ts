@@ -13,7 +13,7 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(ar
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (e) {
     // node's messages are clear but long; keep their first sentence.
-    throw new UsageError(String((e as Error).message).split('. ')[0]!.replace(/\.$/, ''));
+    throw new UsageError(String((e as Error).message).split(/\.\s|\n/)[0]!.replace(/\.$/, ''));
   }
   if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument ${parsed.positionals[positionals]}`);
   return parsed;

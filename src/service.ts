@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { Renderer } from './render/renderer';
 import { BatchGate } from './render/batch';
+import { RenderCache } from './render/cache';
 import { watchdog } from './browser/watchdog';
 import { chromeHomeTrusting } from './browser/trust';
 
@@ -81,7 +82,8 @@ export async function startService(config: Config, logger: Logger = createLogger
   await pool.start();
   logger.info({ event: 'pool_warm', sessions: config.poolSize, ms: Date.now() - started }, 'Chrome pool is warm');
 
-  const renderer = new Renderer({ config, pool, login });
+  const cache = config.cacheTtlS > 0 ? new RenderCache(config.cacheTtlS, config.cacheMaxBytes) : undefined;
+  const renderer = new Renderer({ config, pool, login, cache });
 
   /** Grafana reachable, and accepting whatever credentials direct calls will use. */
   async function grafanaReady(): Promise<string | undefined> {

@@ -1,8 +1,11 @@
-// encoding=jpeg|webp with quality: encoded by sharp from the settled frame, at the exact size.
+// encoding=jpeg|webp with quality: encoded by sharp from the settled frame, at the exact size;
+// and the short render cache (CACHE_TTL_S) in front of it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { equalShare, pngSize, startStack, type Stack } from './support/stack';
 import sharp from 'sharp';
+import { sign } from '../src/cli/sign';
+import { RenderCache } from '../src/render/cache';
 
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2&from=now-6h&to=now';
 
@@ -59,5 +62,68 @@ describe('image formats', () => {
       assert.equal(r.status, 400, JSON.stringify(params));
       assert.match(r.json().error, message);
     }
+  });
+});
+
+describe('render cache (CACHE_TTL_S)', () => {
+  let st: Stack;
+  const SECRET = 'cache-link-secret-0123456789';
+  before(async () => {
+    st = await startStack({ POOL_SIZE: '1', CACHE_TTL_S: '3', LINK_SECRET: SECRET });
+  });
+  after(() => st?.stop());
+  const loads = () => st.g.stats.pageLoads.filter((p) => p.path.startsWith('/d-solo/')).length;
+
+  test('identical direct requests within the TTL get the same image with an Age header; one render', async () => {
+    st.g.resetStats();
+    const url = `${PANEL}&cache=1`;
+    const first = await st.render({ url, encoding: 'webp' });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('age'), null);
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await st.render({ url, encoding: 'webp' });
+    assert.equal(second.status, 200);
+    assert.ok(Number(second.headers.get('age')) >= 1, `Age: ${second.headers.get('age')}`);
+    assert.ok(second.body.equals(first.body));
+    assert.equal(loads(), 1, 'one render for both');
+    // Another format or size is another picture.
+    assert.equal((await st.render({ url, encoding: 'png' })).headers.get('age'), null);
+    assert.equal(loads(), 2);
+    // After the TTL, rendered afresh.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal((await st.render({ url, encoding: 'webp' })).headers.get('age'), null);
+    assert.equal(loads(), 3);
+  });
+
+  test('signed links are cached too; renderKey requests never', async () => {
+    st.g.resetStats();
+    const link = sign([`${st.g.url}${PANEL}&cache=2`], { GRAFANA_URL: st.g.url, LINK_SECRET: SECRET, PUBLIC_URL: st.s.url });
+    assert.equal((await fetch(link)).headers.get('age'), null);
+    const again = await fetch(link);
+    assert.equal(again.status, 200);
+    assert.notEqual(again.headers.get('age'), null);
+    assert.equal(loads(), 1);
+    st.g.resetStats();
+    for (let i = 0; i < 2; i++) {
+      const r = await st.render({ url: `${PANEL}&cache=3`, renderKey: st.g.issueRenderKey(), domain: '127.0.0.1' });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('age'), null);
+    }
+    assert.equal(loads(), 2, 'each renderKey request rendered with its own key');
+    assert.deepEqual([...new Set(st.g.stats.pageLoads.map((p) => p.auth))], ['renderKey']);
+  });
+
+  test('bounded in bytes: the least recently used image leaves first', () => {
+    const cache = new RenderCache(60, 1000);
+    const img = (n: number) => ({ body: Buffer.alloc(n), contentType: 'image/png', ext: 'png', settled: true, timings: {} as never, trace: [], auth: 'session' as const, shared: false });
+    cache.set('a', img(600));
+    cache.set('b', img(300));
+    assert.ok(cache.get('a'));
+    cache.set('c', img(300));
+    assert.equal(cache.get('b'), undefined, 'b was least recently used');
+    assert.ok(cache.get('a') && cache.get('c'));
+    cache.set('huge', img(5000));
+    assert.equal(cache.get('huge'), undefined);
+    assert.ok(cache.stats().bytes <= 1000);
   });
 });

@@ -6,7 +6,8 @@ import type { Config } from '../config';
 import { browserFailed, cancelled, grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
 import type { GrafanaLogin, SessionCookie } from '../grafana/login';
 import { capture, TimeoutWithoutFrame, type CaptureSpec, type StageCookie } from './capture';
-import { encode } from './encode';
+import type { RenderCache } from './cache';
+import { encode, encodingLabel } from './encode';
 import { exactSize } from './stability';
 import type { RenderedImage, RenderRequest, RenderResult, RenderTimings } from './types';
 
@@ -15,6 +16,8 @@ export interface RendererDeps {
   pool: BrowserPool;
   /** Undefined when no GRAFANA_USER/GRAFANA_PASS is configured. */
   login?: GrafanaLogin;
+  /** CACHE_TTL_S > 0: finished images of direct calls, reused within the TTL. */
+  cache?: RenderCache;
 }
 
 type BrowserAuth =
@@ -54,12 +57,25 @@ export class Renderer {
 
   /** A render in the format the request asks for (PNG unless `output` says otherwise). */
   async image(req: RenderRequest, arrivedAt = Date.now()): Promise<RenderedImage> {
+    // Never for renderKey requests (a user's view) nor for batch panels (cancellable).
+    const output = req.output ?? { format: 'png' as const };
+    const cacheKey = this.d.cache && !req.renderKey && !req.signal ? `${shareKey(req)}|${encodingLabel(output)}` : undefined;
+    if (cacheKey) {
+      const hit = this.d.cache!.get(cacheKey);
+      if (hit) {
+        const totalMs = Date.now() - arrivedAt;
+        return { ...hit, timings: { queueMs: 0, authMs: 0, navigateMs: 0, dataMs: 0, stableMs: 0, framesCompared: 0, encodeMs: 0, totalMs }, trace: [] };
+      }
+    }
     const r = await this.render(req, arrivedAt);
     const encodeStart = Date.now();
-    const img = await encode(r.png, req.output ?? { format: 'png' });
+    const img = await encode(r.png, output);
     const encodeMs = Date.now() - encodeStart;
     const timings = { ...r.timings, encodeMs: r.timings.encodeMs + encodeMs, totalMs: r.timings.totalMs + encodeMs };
-    return { ...img, settled: r.settled, timings, trace: r.trace, auth: r.auth, shared: r.shared };
+    const image: RenderedImage = { ...img, settled: r.settled, timings, trace: r.trace, auth: r.auth, shared: r.shared };
+    // A best frame before the timeout is no answer to keep: the next request tries again.
+    if (cacheKey && image.settled) this.d.cache!.set(cacheKey, image);
+    return image;
   }
 
   /**

@@ -25,6 +25,8 @@ export class PanelshotError extends Error {
     message: string,
     /** Seconds for a Retry-After header, when waiting helps. */
     readonly retryAfterS?: number,
+    /** Further response headers the status needs (WWW-Authenticate with a 401). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'PanelshotError';
@@ -37,6 +39,10 @@ export const badRequest = (msg: string) => new PanelshotError('bad_request', msg
 /** Happens when X-Auth-Token is missing or is none of AUTH_TOKEN. → 401 */
 export const unauthorized = () =>
   new PanelshotError('unauthorized', 'missing or wrong X-Auth-Token (it must equal one of AUTH_TOKEN, i.e. grafana.ini [rendering] renderer_token)');
+
+/** Happens when the status page is opened beyond loopback without an AUTH_TOKEN value as the Basic-auth password. → 401 */
+export const statusUnauthorized = () =>
+  new PanelshotError('unauthorized', 'the status page needs one of AUTH_TOKEN as the password (HTTP Basic auth, any user name)', undefined, { 'WWW-Authenticate': 'Basic realm="panelshot", charset="UTF-8"' });
 
 /** Happens when `url` is not on GRAFANA_URL's origin, or the page redirected off it. → 403 */
 export const forbiddenUrl = (msg: string) => new PanelshotError('forbidden_url', msg);
@@ -97,7 +103,7 @@ export interface HttpError {
 /** The one mapping from any thrown value to what the caller receives. */
 export function toHttp(err: unknown): HttpError {
   const e = err instanceof PanelshotError ? err : new PanelshotError('internal', 'internal error (see the service log)');
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...e.headers };
   if (e.retryAfterS !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(e.retryAfterS)));
   return { status: STATUS[e.code], body: { error: e.message, code: e.code }, headers };
 }

@@ -109,6 +109,12 @@ export async function startService(config: Config, logger: Logger = createLogger
     batchGate: new BatchGate(Math.max(1, config.poolSize - 1)),
     version: VERSION,
     status: () => ({ pool: pool.stats(), warm: pool.warm }),
+    snapshot: async () => ({
+      pool: pool.stats(),
+      chromeMemoryMiB: Math.round(pool.memoryMiB()),
+      recycles: (await metrics.chromeRestarts.get()).values.reduce((n, v) => n + v.value, 0),
+      cache: cache?.stats(),
+    }),
     ready: async () => {
       if (!pool.warm) return 'the Chrome pool is not warm';
       return grafanaReady();

@@ -65,12 +65,11 @@ export async function fetchDashboard(d: GrafanaApiDeps, uid: string, orgId: stri
   const headers: Record<string, string> = orgId && /^\d{1,9}$/.test(orgId) ? { 'X-Grafana-Org-Id': orgId } : {};
   let res;
   try {
-    if (d.token) {
-      res = await d.http.get(new URL(path, d.grafanaUrl).toString(), { headers: { ...headers, Authorization: `Bearer ${d.token}`, Accept: 'application/json' }, timeout: 10_000, maxRedirects: 0, validateStatus: () => true });
-    } else if (d.login) {
-      res = await d.login.apiGet(path, headers);
-    } else {
-      res = await d.http.get(new URL(path, d.grafanaUrl).toString(), { headers: { ...headers, Accept: 'application/json' }, timeout: 10_000, maxRedirects: 0, validateStatus: () => true });
+    // The same precedence as the renderer: the token, else our login, else anonymous.
+    if (d.login && !d.token) res = await d.login.apiGet(path, headers);
+    else {
+      const auth: Record<string, string> = d.token ? { Authorization: `Bearer ${d.token}` } : {};
+      res = await d.http.get(new URL(path, d.grafanaUrl).toString(), { headers: { ...headers, ...auth, Accept: 'application/json' }, timeout: 10_000, maxRedirects: 0, validateStatus: () => true });
     }
   } catch (e) {
     if ((e as { code?: string }).code && !(e as { status?: number }).status) throw grafanaUnreachable(`cannot reach Grafana at ${d.grafanaUrl.origin} (${(e as { code?: string }).code})`);

@@ -177,3 +177,20 @@ describe('fairness: a batch does not starve single renders', () => {
     });
   }
 });
+
+describe('GET /render/dashboard with a service-account token', () => {
+  test('reads the model and renders every panel with GRAFANA_TOKEN, no login', async () => {
+    const st = await startStack({ POOL_SIZE: '2', GRAFANA_USER: '', GRAFANA_PASS: '', GRAFANA_TOKEN: 'glsa_standin_0123456789abcdef' });
+    try {
+      const r = await get(st, { url: '/d/abc/x', format: 'ndjson', width: '200', height: '100' });
+      assert.equal(r.status, 200, r.body.toString().slice(0, 200));
+      const lines = r.body.toString().trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(lines.at(-1).failed, 0);
+      assert.equal(lines.filter((l) => l.kind === 'panel').length, 4);
+      assert.equal(st.g.stats.logins, 0);
+      assert.deepEqual([...new Set(soloLoads(st).map((p) => p.auth))], ['token']);
+    } finally {
+      await st.stop();
+    }
+  });
+});

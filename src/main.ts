@@ -31,6 +31,9 @@ ${describeKeys()
   .join('\n')}
 `;
 
+/** Time in-flight renders get to finish after SIGTERM; systemd's TimeoutStopSec must exceed it. */
+const DRAIN_GRACE_MS = 20_000;
+
 let serving = false;
 
 async function main(): Promise<number | undefined> {
@@ -50,7 +53,7 @@ async function main(): Promise<number | undefined> {
     }
     if (rest.length) throw new UsageError(`serve takes no arguments (settings come from the environment and ./.env), got ${rest[0]}`);
     serving = true;
-    await serve();
+    await serve(DRAIN_GRACE_MS);
     return undefined;
   }
   if (command === 'shoot') return shoot(rest);

@@ -4,10 +4,8 @@ import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { startService } from '../service';
 
-/** Time in-flight renders get to finish after SIGTERM; systemd's TimeoutStopSec must exceed it. */
-const DRAIN_GRACE_MS = 20_000;
-
-export async function serve(): Promise<void> {
+/** `drainGraceMs`: time in-flight renders get to finish after SIGTERM (main.ts's DRAIN_GRACE_MS). */
+export async function serve(drainGraceMs: number): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const service = await startService(config, logger);
@@ -19,7 +17,7 @@ export async function serve(): Promise<void> {
       process.exit(1);
     }
     logger.info({ event: 'signal', signal }, 'shutting down');
-    service.stop(DRAIN_GRACE_MS).then(() => process.exit(0));
+    service.stop(drainGraceMs).then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

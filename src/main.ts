@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// Entry point of the `panelshot` command and of `node dist/main.js` (npm start, systemd):
-// no subcommand (or `serve`) runs the service; `shoot` and `sign` are the CLI
-// (src/cli/, one file per subcommand). Reads the configuration once and refuses to start
-// with a clear one-line message when it is wrong.
-import { ConfigError, describeKeys } from './config';
+// Entry point of the `panelshot` command and of `node dist/main.js` (npm start, systemd).
+// No subcommand (or `serve`) runs the service: it reads the configuration once, refuses to
+// start with one clear JSON log line when it is wrong, and shuts down in order on
+// SIGTERM/SIGINT; everything it writes is a JSON log line (journald and log shippers parse
+// it), except the human text of --help and --version. `shoot` and `sign` are the CLI
+// (src/cli/, one file per subcommand): a person reads them, so their errors are one plain
+// line on stderr (exit 2 for a bad flag).
+import { ConfigError, describeKeys, loadConfig } from './config';
 import { UsageError } from './cli/args';
 import { serve } from './cli/serve';
 import { shoot, SHOOT_USAGE } from './cli/shoot';
 import { sign, SIGN_USAGE } from './cli/sign';
+import { createLogger, type Logger } from './logger';
 import { VERSION } from './service';
 
 const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to PNG, JPEG or WebP with warm headless Chrome.
@@ -34,55 +38,69 @@ ${describeKeys()
 /** Time in-flight renders get to finish after SIGTERM; systemd's TimeoutStopSec must exceed it. */
 const DRAIN_GRACE_MS = 20_000;
 
-let serving = false;
+/**
+ * Logs until the configuration is read (and for errors that escape everything): its level
+ * cannot come from LOG_LEVEL yet, and a start-up failure must be logged whatever it says.
+ */
+let logger: Logger = createLogger('info');
 
-async function main(): Promise<number | undefined> {
-  const [command, ...rest] = process.argv.slice(2);
-  if (command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (command === '--version') {
-    process.stdout.write(`${VERSION}\n`);
-    return 0;
-  }
-  if (command === undefined || command === 'serve') {
-    if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    if (rest.length) throw new UsageError(`serve takes no arguments (settings come from the environment and ./.env), got ${rest[0]}`);
-    serving = true;
-    await serve(DRAIN_GRACE_MS);
-    return undefined;
-  }
-  if (command === 'shoot') return shoot(rest);
-  if (command === 'sign') {
-    process.stdout.write(`${sign(rest)}\n`);
-    return 0;
-  }
-  throw new UsageError(`unknown command or argument ${command}; see panelshot --help`);
+// Node prints warnings (deprecations, MaxListeners, ...) and uncaught errors as plain text
+// on stderr; route them through the logger so the journal holds nothing but JSON.
+process.removeAllListeners('warning');
+process.on('warning', (w) => logger.warn({ event: 'node_warning', name: w.name, code: (w as NodeJS.ErrnoException).code, err: w.message }, w.message));
+process.on('uncaughtException', (e) => {
+  logger.fatal({ event: 'uncaught_exception', err: errText(e), stack: e.stack?.slice(0, 2000) }, `uncaught exception: ${errText(e)}`);
+  process.exit(1);
+});
+
+function errText(e: unknown): string {
+  return String((e as Error)?.message ?? e).slice(0, 500);
 }
 
-main().then(
-  (code) => {
-    if (code !== undefined) process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`panelshot: ${e.message}\n`);
-      process.exit(2);
-    }
-    if (e instanceof ConfigError) {
-      process.stderr.write(`panelshot: ${e.message}\n`);
-      process.exit(78); // EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping
-    }
-    const code = (e as NodeJS.ErrnoException)?.code;
-    if (code === 'EADDRINUSE' || code === 'EACCES') {
-      process.stderr.write(`panelshot: cannot listen: ${(e as Error).message}\n`);
-      process.exit(1);
-    }
-    process.stderr.write(`panelshot: ${serving ? 'failed to start' : 'failed'}: ${(e as Error)?.message ?? e}\n`);
+/** A CLI subcommand: a plain line on stderr for what goes wrong. */
+async function cli(command: 'shoot' | 'sign', args: string[]): Promise<void> {
+  try {
+    if (command === 'sign') process.stdout.write(`${sign(args)}\n`);
+    else process.exitCode = await shoot(args);
+  } catch (e) {
+    process.stderr.write(`panelshot ${command}: ${e instanceof UsageError || e instanceof ConfigError ? e.message : `failed: ${errText(e)}`}\n`);
+    process.exit(e instanceof UsageError ? 2 : e instanceof ConfigError ? 78 : 1);
+  }
+}
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === 'shoot' || command === 'sign') return cli(command, rest);
+  const args = command === 'serve' ? rest : process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h') || command === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (args.includes('--version')) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (args.length) {
+    logger.fatal({ event: 'bad_argument', arg: args[0] }, `unknown argument ${args[0]}; see --help`);
+    process.exit(2);
+  }
+
+  const config = loadConfig();
+  logger = createLogger(config.logLevel);
+  await serve(config, logger, DRAIN_GRACE_MS);
+}
+
+// pino writes stdout synchronously, so each line is out before process.exit().
+main().catch((e: unknown) => {
+  if (e instanceof ConfigError) {
+    logger.fatal({ event: 'config_invalid', exitCode: 78 }, e.message);
+    process.exit(78); // EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping
+  }
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'EADDRINUSE' || code === 'EACCES') {
+    logger.fatal({ event: 'listen_failed', code, exitCode: 1, err: errText(e) }, `cannot listen: ${errText(e)}`);
     process.exit(1);
-  },
-);
+  }
+  logger.fatal({ event: 'start_failed', exitCode: 1, err: errText(e) }, `failed to start: ${errText(e)}`);
+  process.exit(1);
+});

@@ -74,7 +74,6 @@ describe('panelshot shoot', () => {
       [['shoot', `${st.g.url}/d/abc/x`, '--out', '/tmp/x', '--quality', '-1'], /--quality|Option '-1/],
       [['shoot', `${st.g.url}/login`, '--out', '/tmp/x'], /must be a Grafana panel .* or dashboard/],
       [['shoot', `${st.g.url}/d/abc/x`, '--out', '/tmp/x', '--server', 'localhost:8081'], /--server must be an http\(s\) URL/],
-      [['explode'], /unknown command or argument explode/],
       [['sign'], /a panel URL is required/],
     ];
     for (const [args, message] of cases) {
@@ -83,6 +82,13 @@ describe('panelshot shoot', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, message, args.join(' '));
     }
+  });
+
+  test('an unknown command is the service\'s unknown argument: a JSON line, exit code 2', async () => {
+    const r = await panelshot(['explode']);
+    assert.equal(r.status, 2);
+    assert.equal(JSON.parse(r.stdout.trim()).event, 'bad_argument');
+    assert.match(r.stdout, /unknown argument explode; see --help/);
   });
 
   test('--help lists every subcommand', async () => {

@@ -1,13 +1,11 @@
 // `panelshot serve` (or no subcommand: systemd's `node dist/main.js`): the service itself,
 // with an orderly shutdown on SIGTERM/SIGINT.
-import { loadConfig } from '../config';
-import { createLogger } from '../logger';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
 import { startService } from '../service';
 
 /** `drainGraceMs`: time in-flight renders get to finish after SIGTERM (main.ts's DRAIN_GRACE_MS). */
-export async function serve(drainGraceMs: number): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+export async function serve(config: Config, logger: Logger, drainGraceMs: number): Promise<void> {
   const service = await startService(config, logger);
 
   let signals = 0;

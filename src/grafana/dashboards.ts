@@ -97,7 +97,12 @@ export function expandPanels(model: { panels?: PanelModel[]; templating?: { list
     const fromUrl = dashboardUrl.searchParams.getAll(`var-${name}`);
     const v = variables.get(name);
     const current = fromUrl.length ? fromUrl : ([] as string[]).concat(v?.current?.value ?? []);
-    if (current.some((c) => c === '$__all' || c === 'All')) return (v?.options ?? []).map((o) => String(o.value ?? '')).filter((o) => o !== '$__all' && o !== '');
+    if (current.some((c) => c === '$__all' || c === 'All')) {
+      // A query variable's saved model often has no options (Grafana fills them at view
+      // time): then one copy, left to Grafana's own `All`, rather than none.
+      const all = (v?.options ?? []).map((o) => String(o.value ?? '')).filter((o) => o !== '$__all' && o !== '');
+      return all.length ? all : [''];
+    }
     return current.length ? current : [''];
   };
   const add = (p: PanelModel, vars: Record<string, string>) => {

@@ -1,5 +1,6 @@
 // What a render is asked to do and what it gives back: the boundary between the HTTP edge
 // and the orchestration.
+import type { EncodedImage, Encoding } from './encode';
 
 export interface RenderRequest {
   /** The Grafana page, already checked to be on GRAFANA_URL's origin. */
@@ -15,6 +16,10 @@ export interface RenderRequest {
   acceptLanguage?: string;
   /** Grafana's mode: the browser carries only this cookie, for `domain`. */
   renderKey?: { key: string; domain: string };
+  /** How the settled frame is handed out (render/encode.ts); PNG when absent. */
+  output?: Encoding;
+  /** Set when nobody waits for the answer any more (a batch client left): no page is loaded for it. */
+  signal?: AbortSignal;
 }
 
 export interface RenderTimings {
@@ -39,4 +44,16 @@ export interface RenderResult {
   trace: string[];
   /** How the browser was authenticated, for logs and metrics (never the secret). */
   auth: 'renderKey' | 'session' | 'token' | 'none';
+}
+
+/** A finished render in the format the caller asked for. */
+export interface RenderedImage extends EncodedImage {
+  settled: boolean;
+  timings: RenderTimings;
+  trace: string[];
+  auth: RenderResult['auth'];
+  /** Shared with an identical request in flight. */
+  shared: boolean;
+  /** Seconds since this picture was rendered, when it came from the render cache. */
+  ageS?: number;
 }

@@ -2,7 +2,7 @@
 // free Chrome slot? which browsers at all?) and, after a hub restart, the deletion of our
 // own sessions that the nodes still hold but the new hub no longer routes
 // (DELETE <node>/se/grid/node/session/<id>, with the registration secret header).
-// docs/adr/0007-grid-scale-out.md records why and with which numbers.
+// docs/adr/0010-grid-scale-out.md records why and with which numbers.
 
 export type GridFailureKind = 'unreachable' | 'full' | 'no_chrome' | 'failed';
 

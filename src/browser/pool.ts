@@ -3,7 +3,7 @@
 // after RECYCLE_AFTER renders or RECYCLE_MEMORY_MB, and an orderly stop.
 // generic-pool does the queueing and the min/max bookkeeping; POOL_SIZE is a target that a
 // background refill keeps after failed creates, one attempt at a time with back-off and
-// jitter (docs/adr/0007-grid-scale-out.md).
+// jitter (docs/adr/0010-grid-scale-out.md).
 import { createPool, type Pool } from 'generic-pool';
 import { driverFactory, type DriverFactory, type DriverOptions } from './driver';
 import { GridError, gridStatus, retryOrphans } from './grid';

@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden_url'
   | 'not_found'
+  | 'output_too_large'
+  | 'not_implemented'
   | 'too_busy'
   | 'render_timeout'
   | 'grafana_login_failed'
@@ -57,6 +59,12 @@ export const grafanaAuthRejected = (msg: string) => new PanelshotError('grafana_
 /** Happens when Chrome or chromedriver crashed or misbehaved during the render. → 503 */
 export const browserFailed = (msg: string) => new PanelshotError('browser_failed', msg, 1);
 
+/** Happens when a printed PDF has more pages than MAX_PDF_PAGES or more bytes than MAX_PDF_BYTES. → 413 */
+export const outputTooLarge = (msg: string) => new PanelshotError('output_too_large', msg);
+
+/** Happens when Grafana asks for a feature panelshot deliberately does not serve (POST /sanitize). → 501 */
+export const notImplemented = (msg: string) => new PanelshotError('not_implemented', msg);
+
 /** Happens while the service drains for shutdown. → 503 */
 export const shuttingDown = () => new PanelshotError('shutting_down', 'panelshot is shutting down', 5);
 
@@ -65,6 +73,8 @@ const STATUS: Record<ErrorCode, number> = {
   unauthorized: 401,
   forbidden_url: 403,
   not_found: 404,
+  output_too_large: 413,
+  not_implemented: 501,
   render_timeout: 408,
   too_busy: 429,
   internal: 500,

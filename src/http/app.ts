@@ -11,6 +11,7 @@ import { healthzGet } from './routes/healthz.get';
 import { metricsGet } from './routes/metrics.get';
 import { readyzGet } from './routes/readyz.get';
 import { renderGet } from './routes/render.get';
+import { sanitizePost } from './routes/sanitize.post';
 import { versionGet } from './routes/version.get';
 
 export interface AppDeps {
@@ -46,6 +47,7 @@ export function createApp(d: AppDeps): express.Express {
   const routes = express.Router();
   routes.get('/render/version', versionGet(d.version));
   routes.get('/render', requireAuthToken(d.config.authTokens), renderGet(d));
+  routes.post('/sanitize', requireAuthToken(d.config.authTokens), sanitizePost());
   routes.get('/healthz', healthzGet(d.status));
   routes.get('/readyz', readyzGet(d.ready));
   routes.get('/metrics', metricsGet(d.metrics, d.refreshMetrics));

@@ -3,6 +3,7 @@
 import type { Config } from '../config';
 import { badRequest, forbiddenUrl } from '../errors';
 import type { RenderRequest } from '../render/types';
+import { flag, parsePdfOptions } from './pdfParams';
 
 type Query = Record<string, unknown>;
 
@@ -24,10 +25,13 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
   }
   const timeoutMs = Math.round(decimal(query, 'timeout', c.renderTimeoutS, 1, c.renderTimeoutMaxS) * 1000);
 
+  // Empty stays PNG (the official renderer's v5 made it PDF, to its users' dismay).
   const encoding = (one(query, 'encoding') ?? '').trim().toLowerCase();
-  if (encoding !== '' && encoding !== 'png') {
-    throw badRequest(`encoding=${truncate(encoding)} is not served: panelshot renders PNG only (encoding=png or empty)`);
+  if (encoding !== '' && encoding !== 'png' && encoding !== 'pdf') {
+    throw badRequest(`encoding=${truncate(encoding)} is not served on /render: use png (default) or pdf; CSV comes from /render/csv`);
   }
+  const pdf = encoding === 'pdf' ? parsePdfOptions(query, url) : undefined;
+  const expandRows = flag(query, url, 'expandRows', false);
 
   const timezone = parseTimezone(one(query, 'timezone'));
   const renderKey = one(query, 'renderKey');
@@ -51,7 +55,7 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
     if (!ACCEPT_LANGUAGE.test(acceptLanguage)) throw badRequest('the Accept-Language header is malformed');
     language = acceptLanguage.trim();
   }
-  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: language, renderKey: key };
+  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: language, renderKey: key, pdf, expandRows };
 }
 
 function parsePageUrl(raw: string | undefined, c: Config): URL {

@@ -27,18 +27,19 @@ export function renderGet(deps: { config: Config; renderer: Renderer; logger: Lo
       deps.metrics.queueWait.observe(t.queueMs / 1000);
       deps.metrics.stabilityWait.observe(t.stableMs / 1000);
       deps.metrics.framesCompared.inc(t.framesCompared);
+      const body = result.pdf?.body ?? result.png;
       res.set({
-        'Content-Type': 'image/png',
+        'Content-Type': result.pdf ? 'application/pdf' : 'image/png',
         'Cache-Control': 'no-store',
         'X-Panelshot-Settled': String(result.settled),
         'X-Panelshot-Shared': String(result.shared),
         'Server-Timing': serverTiming(t),
-        'Content-Disposition': 'inline; filename="panel.png"',
-        ETag: `"${crypto.createHash('sha1').update(result.png).digest('hex')}"`,
+        'Content-Disposition': `inline; filename="${fileName(request.url)}.${result.pdf ? 'pdf' : 'png'}"`,
+        ETag: `"${crypto.createHash('sha1').update(body).digest('hex')}"`,
       });
-      res.status(200).end(result.png);
+      res.status(200).end(body);
       log.info(
-        { event: 'render', outcome: result.settled ? 'ok' : 'unsettled', page, auth: result.auth, shared: result.shared, width: request.width, height: request.height, scale: request.deviceScaleFactor, bytes: result.png.length, ...t },
+        { event: 'render', outcome: result.settled ? 'ok' : 'unsettled', page, auth: result.auth, shared: result.shared, width: request.width, height: request.height, scale: request.deviceScaleFactor, format: result.pdf ? 'pdf' : 'png', pages: result.pdf?.pages, bytes: body.length, ...t },
         result.settled ? 'rendered' : 'rendered the best frame before the timeout (page did not settle)',
       );
       log.debug({ event: 'render_trace', trace: result.trace.join(' ') }, 'render steps (ms since capture start)');
@@ -62,4 +63,19 @@ function serverTiming(t: RenderTimings): string {
     ['total', t.totalMs],
   ];
   return parts.map(([n, d]) => `${n};dur=${Math.max(0, Math.round(d))}`).join(', ');
+}
+
+/** A safe file name: the dashboard's slug from `/d/<uid>/<slug>` or `/d-solo/…`, else "panel". */
+export function fileName(url: URL): string {
+  const slug = /\/d(?:-solo)?\/[^/]+\/([^/?#]+)/.exec(url.pathname)?.[1] ?? '';
+  const safe = decodeURIComponentSafe(slug).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 80);
+  return safe || 'panel';
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

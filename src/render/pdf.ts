@@ -60,7 +60,7 @@ function paperInches(o: PdfOptions): { width: number; height: number } {
 export function pageBox(o: PdfOptions, width: number): { scale: number; pageHeight: number } {
   const paper = paperInches(o);
   const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, (paper.width * CSS_PX_PER_INCH) / width));
-  return { scale, pageHeight: Math.floor((paper.height * CSS_PX_PER_INCH) / scale) };
+  return { scale, pageHeight: (paper.height * CSS_PX_PER_INCH) / scale };
 }
 
 /**
@@ -73,31 +73,35 @@ export function pageBox(o: PdfOptions, width: number): { scale: number; pageHeig
 const AVOID_CUTS = `(function (pageH) {
   var sy = window.scrollY || 0;
   var items = Array.prototype.slice.call(document.querySelectorAll('.react-grid-item')).map(function (el) {
-    var r = el.getBoundingClientRect();
+    // A second run (with Chrome's real page height) starts from the unmoved layout.
+    var r = el.getBoundingClientRect(), before = el.__panelshotShift || 0;
     var isRow = !!el.querySelector('.dashboard-row, [data-testid*="dashboard-row"]') || r.height < 48;
-    return { el: el, top: r.top + sy, bottom: r.bottom + sy, isRow: isRow };
+    return { el: el, top: r.top + sy - before, bottom: r.bottom + sy - before, isRow: isRow };
   }).filter(function (b) { return b.bottom > b.top; });
   items.sort(function (a, b) { return a.top - b.top || a.bottom - b.bottom; });
   var shift = 0, moved = 0, bottom = 0;
-  items.forEach(function (b) {
+  items.forEach(function (b, i) {
     var t = b.top + shift, h = b.bottom - b.top;
     var pageEnd = (Math.floor(t / pageH + 1e-6) + 1) * pageH;
     var cut = t + h > pageEnd + 0.5 && h <= pageH;
-    // A row header in the last eighth of a page would be orphaned from its panels.
-    var orphan = b.isRow && pageEnd - (t + h) < pageH / 8 && t > pageEnd - pageH + 0.5;
-    if (cut || orphan) { shift += pageEnd - t; moved++; }
-    if (shift) {
+    // A row header goes with the first panels below it: when those start on the next
+    // page, so does the header.
+    var next = items.slice(i + 1).filter(function (n) { return !n.isRow; })[0];
+    var orphan = b.isRow && next && next.top - b.bottom < pageH / 4 && next.bottom + shift > pageEnd + 0.5 && next.bottom - b.top <= pageH && t > pageEnd - pageH + 0.5;
+    // Two px past the boundary: Chrome snaps page and item edges to whole pixels, and a
+    // border must not peek out at the bottom of the page before.
+    if (cut || orphan) { shift += pageEnd - t + 2; moved++; }
+    if (shift || b.el.__panelshotShift) {
       var m = parseFloat(getComputedStyle(b.el).marginTop) || 0;
       b.el.style.marginTop = (m + shift - (b.el.__panelshotShift || 0)) + 'px';
       b.el.__panelshotShift = shift;
     }
     bottom = Math.max(bottom, b.bottom + shift);
   });
-  if (shift) {
-    Array.prototype.forEach.call(document.querySelectorAll('.react-grid-layout'), function (g) {
-      g.style.height = (g.getBoundingClientRect().height + shift) + 'px';
-    });
-  }
+  Array.prototype.forEach.call(document.querySelectorAll('.react-grid-layout'), function (g) {
+    g.style.height = (g.getBoundingClientRect().height + shift - (g.__panelshotShift || 0)) + 'px';
+    g.__panelshotShift = shift;
+  });
   var de = document.documentElement;
   var height = Math.max(bottom, de.scrollHeight, document.body ? document.body.scrollHeight : 0);
   return { height: height, moved: moved };
@@ -107,17 +111,41 @@ const AVOID_CUTS = `(function (pageH) {
 const PRINT_CSS = `@page { margin: 0 }
 .react-grid-item, .panel, [data-panelid], [data-viz-panel-key] { break-inside: avoid; page-break-inside: avoid; }`;
 
+/**
+ * Chrome rounds the paper it is given (A4's 8.27 × 11.7 in comes out 8.2767 × 11.7067 in),
+ * and page breaks fall where *its* paper ends. Learnt from the first PDF of each paper and
+ * orientation (its MediaBox), in points.
+ */
+const realPaper = new Map<string, { width: number; height: number }>();
+
 /** Prints the settled page in `session`. `width` is the CSS width the page is laid out at. */
 export async function printPdf(session: BrowserSession, o: PdfOptions, width: number, limits: PdfLimits, deadline: number): Promise<PrintedPdf & { moved: number }> {
-  const { scale, pageHeight } = pageBox(o, width);
+  const { scale, pageHeight: modelHeight } = pageBox(o, width);
+  const key = `${o.format}:${o.landscape}`;
+  // Chrome lays pages out on its paper rounded up to whole CSS px (seen with Chromium 156).
+  const pageHeightOf = (paper?: { height: number }) => (paper ? Math.ceil((paper.height / 72) * CSS_PX_PER_INCH - 0.01) / scale : modelHeight);
   // The page keeps its screen look; Grafana's print styles are not meant for this.
   await session.cdp('Emulation.setEmulatedMedia', { media: 'screen' });
+  await session.cdp('Runtime.evaluate', {
+    expression: `(function () { var s = document.createElement('style'); s.textContent = ${JSON.stringify(PRINT_CSS)}; (document.head || document.documentElement).appendChild(s); })()`,
+  });
+  let printed = await layOutAndPrint(session, o, scale, pageHeightOf(realPaper.get(key)), limits, deadline);
+  const box = mediaBox(printed.body);
+  if (!realPaper.has(key) && box) {
+    realPaper.set(key, box);
+    // Once per paper: lay out again for the page height Chrome really prints.
+    if (Math.abs(pageHeightOf(box) - modelHeight) > 0.1) printed = await layOutAndPrint(session, o, scale, pageHeightOf(box), limits, deadline);
+  }
+  const { body, moved } = printed;
+  const pages = countPages(body);
+  if (pages > limits.maxPages) throw outputTooLarge(`the PDF would have ${pages} pages; at most ${limits.maxPages} (MAX_PDF_PAGES) are allowed: ask for fewer with pdf.pageRanges`);
+  if (body.length > limits.maxBytes) throw outputTooLarge(`the PDF has ${body.length} bytes; at most ${limits.maxBytes} (MAX_PDF_BYTES) are allowed: lower width, deviceScaleFactor or the page count`);
+  return { body, pages, moved };
+}
+
+async function layOutAndPrint(session: BrowserSession, o: PdfOptions, scale: number, pageHeight: number, limits: PdfLimits, deadline: number): Promise<{ body: Buffer; moved: number }> {
   const layout = await session.cdp<{ result?: { value?: { height: number; moved: number } } }>('Runtime.evaluate', {
-    expression: `(function () {
-      var s = document.createElement('style'); s.textContent = ${JSON.stringify(PRINT_CSS)};
-      (document.head || document.documentElement).appendChild(s);
-      return ${AVOID_CUTS}(${pageHeight});
-    })()`,
+    expression: `${AVOID_CUTS}(${pageHeight})`,
     returnByValue: true,
   });
   const height = layout.result?.value?.height ?? pageHeight;
@@ -155,11 +183,13 @@ export async function printPdf(session: BrowserSession, o: PdfOptions, width: nu
     }
     throw e;
   }
-  const body = Buffer.from(data, 'base64');
-  const pages = countPages(body);
-  if (pages > limits.maxPages) throw outputTooLarge(`the PDF would have ${pages} pages; at most ${limits.maxPages} (MAX_PDF_PAGES) are allowed: ask for fewer with pdf.pageRanges`);
-  if (body.length > limits.maxBytes) throw outputTooLarge(`the PDF has ${body.length} bytes; at most ${limits.maxBytes} (MAX_PDF_BYTES) are allowed: lower width, deviceScaleFactor or the page count`);
-  return { body, pages, moved };
+  return { body: Buffer.from(data, 'base64'), moved };
+}
+
+/** The first page's size in points, from its MediaBox. */
+function mediaBox(pdf: Buffer): { width: number; height: number } | undefined {
+  const m = /\/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]/.exec(pdf.toString('latin1'));
+  return m ? { width: Number(m[3]) - Number(m[1]), height: Number(m[4]) - Number(m[2]) } : undefined;
 }
 
 /** Page objects in a PDF as Chrome (Skia) writes it: one `/Type /Page` dictionary per page. */

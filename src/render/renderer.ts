@@ -150,7 +150,7 @@ export class Renderer {
       url: whole ? kioskUrl(req.url) : req.url,
       width: req.width,
       height: req.pdf ? 'full' : req.height,
-      firstHeight: req.pdf ? pageBox(req.pdf, req.width).pageHeight : undefined,
+      firstHeight: req.pdf ? Math.floor(pageBox(req.pdf, req.width).pageHeight) : undefined,
       expandRows: req.expandRows && isDashboardPage(req.url),
       scale: req.deviceScaleFactor,
       maxHeight: c.maxHeight,

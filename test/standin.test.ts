@@ -160,6 +160,26 @@ test('service-account bearer token authenticates', async () => {
   });
 });
 
+test('dashboard model API: auth required, rows, a collapsed row, a repeat, 404 for missing', async () => {
+  await withStandin({ token: 'glsa_test' }, async (s) => {
+    const auth = { authorization: 'Bearer glsa_test' };
+    assert.equal((await get(s, '/api/dashboards/uid/big')).status, 401);
+    assert.equal((await get(s, '/api/dashboards/uid/missing-one', auth)).status, 404);
+    const res = await get(s, '/api/dashboards/uid/big', auth);
+    assert.equal(res.status, 200);
+    const { dashboard, meta } = (await res.json()) as { dashboard: { title: string; panels: { id: number; type: string; collapsed?: boolean; repeat?: string; panels?: unknown[] }[] }; meta: { url: string } };
+    assert.equal(dashboard.title, 'Big board');
+    assert.equal(meta.url, '/d/big/big-board');
+    const rows = dashboard.panels.filter((p) => p.type === 'row');
+    assert.equal(rows.length, 4);
+    assert.deepEqual(rows.filter((r) => r.collapsed).map((r) => r.panels?.length), [6]);
+    assert.equal(dashboard.panels.filter((p) => p.repeat === 'host').length, 1);
+    assert.equal(dashboard.panels.filter((p) => p.type !== 'row').length, 29);
+    const ids = [...dashboard.panels, ...rows.flatMap((r) => (r.panels ?? []) as { id: number }[])].map((p) => p.id);
+    assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+  });
+});
+
 test('rotation keeps token N-1 valid and invalidates N-2', async () => {
   await withStandin({}, async (s) => {
     const t0 = await login(s);

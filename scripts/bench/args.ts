@@ -19,6 +19,8 @@ export interface BenchArgs {
   quick: boolean;
   /** Extra environment for panelshot (--env KEY=VALUE, repeatable): CHROME_ARGS, STABLE_*, … */
   env: Record<string, string>;
+  /** Git refs to build and compare with, render for render (--baseline, repeatable). */
+  baselines: string[];
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -35,6 +37,9 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --out FILE           JSON results (default bench-results/bench.json)
   --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
   --quick              smoke run: 3 latency renders, 8 throughput renders
+  --baseline REF       also build git REF in a temporary worktree and compare single-render
+                       latency with it, interleaved render for render (POOL_SIZE=1 each);
+                       repeatable: every build renders every panel, in rotating order
 `;
 
 export function parseArgs(argv: string[]): BenchArgs {
@@ -52,6 +57,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     out: 'bench-results/bench.json',
     quick: false,
     env: {},
+    baselines: [],
   };
   let rendersGiven = false;
   let latencyGiven = false;
@@ -81,6 +87,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--height': a.height = int(1); break;
       case '--out': a.out = value(); break;
       case '--quick': a.quick = true; break;
+      case '--baseline': a.baselines.push(value()); break;
       case '--env': {
         const kv = value();
         const eq = kv.indexOf('=');

@@ -48,12 +48,13 @@ export interface Panelshot {
   stop(): Promise<{ leftover: number }>;
 }
 
-export async function startPanelshot(grafanaUrl: string, poolSize: number, extraEnv: Record<string, string>): Promise<Panelshot> {
+/** `main`: another build's dist/main.js (--baseline); by default this checkout's. */
+export async function startPanelshot(grafanaUrl: string, poolSize: number, extraEnv: Record<string, string>, main = MAIN): Promise<Panelshot> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const log: string[] = [];
   const started = Date.now();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [main], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -4,7 +4,7 @@ import type { DriverHandle } from './driver';
 import { withTimeout } from './driver';
 import { TRACKER_SOURCE } from '../render/pageSignals';
 import { browserWebSocketUrl } from './cdpSocket';
-import { OriginAuthorizer } from './originAuth';
+import { OriginGuard, type GuardPolicy } from './originGuard';
 
 let nextId = 1;
 
@@ -14,7 +14,7 @@ export class BrowserSession {
   /** Set when a command failed in a way that leaves Chrome in doubt: the pool replaces it. */
   broken = false;
   private readonly visitedOrigins = new Set<string>();
-  private authorizer?: OriginAuthorizer;
+  private guard?: OriginGuard;
   private devtoolsTarget?: { wsUrl: string; targetId: string };
   private ua?: string;
   private defaultLanguage?: string;
@@ -58,16 +58,32 @@ export class BrowserSession {
     return this.ua;
   }
 
-  /** Adds `Authorization: Bearer <token>` to this tab's requests to `origin`, and only those. */
-  async authorizeOrigin(origin: string, token: string): Promise<void> {
-    // The session keeps its one tab for life, so where to attach is looked up once.
-    this.devtoolsTarget ??= await this.findDevtoolsTarget();
-    this.authorizer = await OriginAuthorizer.start(this.devtoolsTarget.wsUrl, this.devtoolsTarget.targetId, origin, token);
+  /**
+   * For this render, requests to the hosts our cookies go to may reach `policy.origin` only
+   * (others fail before they leave), and the bearer token is added to that origin's only.
+   */
+  async guardOrigin(policy: GuardPolicy): Promise<void> {
+    if (!this.guard || this.guard.closed) {
+      // The session keeps its one tab for life: one DevTools connection, opened once.
+      this.devtoolsTarget ??= await this.findDevtoolsTarget();
+      const guard = await withTimeout(OriginGuard.open(this.devtoolsTarget.wsUrl, this.devtoolsTarget.targetId), this.commandTimeoutMs, 'DevTools attach');
+      // Without its guard this Chrome must not render again.
+      guard.onClose(() => {
+        if (this.guard === guard) this.broken = true;
+      });
+      this.guard = guard;
+    }
+    await this.guard.arm(policy);
+  }
+
+  /** Origins the guard stopped requests to during this render. */
+  get blockedOrigins(): string[] {
+    return [...(this.guard?.blocked ?? [])];
   }
 
   private async findDevtoolsTarget(): Promise<{ wsUrl: string; targetId: string }> {
     const wsUrl = this.handle.cdpWebSocketUrl ?? (this.handle.debuggerAddress ? await browserWebSocketUrl(this.handle.debuggerAddress) : undefined);
-    if (!wsUrl) throw new Error('this Chrome session offers no DevTools websocket, which GRAFANA_TOKEN needs');
+    if (!wsUrl) throw new Error('this Chrome session offers no DevTools websocket, which request interception needs (a Grid must offer se:cdp)');
     const targetId = await withTimeout(Promise.resolve(this.handle.driver.getWindowHandle()), this.commandTimeoutMs, 'getWindowHandle');
     return { wsUrl, targetId };
   }
@@ -107,13 +123,11 @@ export class BrowserSession {
    * Wipes everything one render could leave for the next, in the same tab (a new tab would
    * cost a new renderer process and a cold start on every render): the page is replaced by
    * about:blank, cookies of this session's browser context go, every origin the render touched loses its
-   * storage (local, session, IndexedDB, cache storage, service workers), the token
-   * interception ends with its DevTools connection, and language and timezone overrides
-   * are undone. Viewport and auth are set anew by every render.
+   * storage (local, session, IndexedDB, cache storage, service workers), and language and
+   * timezone overrides are undone. Viewport, auth and the origin guard's rules are set
+   * anew by every render (the guard keeps the last render's rules until then).
    */
   async reset(): Promise<void> {
-    this.authorizer?.close();
-    this.authorizer = undefined;
     await this.cdp('Page.navigate', { url: 'about:blank' });
     await this.cdp('Network.clearBrowserCookies');
     for (const origin of this.visitedOrigins) {
@@ -137,7 +151,7 @@ export class BrowserSession {
   }
 
   close(): Promise<void> {
-    this.authorizer?.close();
+    this.guard?.close();
     return this.handle.close();
   }
 }

@@ -30,8 +30,8 @@ export interface CaptureSpec {
   timezone?: string;
   acceptLanguage?: string;
   cookies: StageCookie[];
-  /** Sent as Authorization only to `origin` (Fetch interception), never to other hosts. */
-  bearer?: { origin: string; token: string };
+  /** Sent as Authorization only to `allowedOrigin` (Fetch interception), never to other hosts. */
+  bearer?: string;
   /** Where the page must stay: its origin, and Grafana's login/rotate paths. */
   allowedOrigin: string;
   loginPaths: string[];
@@ -51,6 +51,11 @@ const BUSY_POLL_MS = 10;
 const QUIET_SETTLE_MS = 20;
 /** Longest time screenshots wait for an animating page before comparing pixels anyway. */
 const MAX_ANIMATION_WAIT_MS = 3000;
+/**
+ * Longest time screenshots wait for a quiet page's timers that are due soon: a page that
+ * re-arms a timer forever (a poller, a clock) is then judged by its pixels alone.
+ */
+const MAX_SCHEDULED_WAIT_MS = 3000;
 /** For height=-1 the page first loads in a viewport this high, then grows to the document. */
 const VIEWPORT_HEIGHT_FOR_FULL_PAGE = 500;
 
@@ -67,15 +72,11 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
     const { success } = await session.cdp<{ success?: boolean }>('Network.setCookie', c);
     if (success === false) throw new Error(`Chrome refused the ${c.name} cookie for ${c.domain}`);
   }
-  if (spec.bearer) await session.authorizeOrigin(spec.bearer.origin, spec.bearer.token);
+  // Before the first request: nothing may carry our cookies or token off Grafana's origin.
+  await session.guardOrigin({ origin: spec.allowedOrigin, cookieDomains: spec.cookies.map((c) => c.domain), bearer: spec.bearer });
 
   const nav = await session.cdp<{ errorText?: string }>('Page.navigate', { url: spec.url.toString() }, remaining(spec.deadline));
-  if (nav.errorText) {
-    // A redirect off Grafana's origin that then failed to load is still a redirect off it.
-    const target = await failedNavigationUrl(session);
-    if (target) checkLocation(target, spec);
-    throw grafanaUnreachable(`Chrome could not load the Grafana page (${nav.errorText}); check GRAFANA_URL and that Grafana is up`);
-  }
+  if (nav.errorText) await failedNavigation(session, spec, nav.errorText);
   const navigateMs = Date.now() - t0;
   mark('navigated');
 
@@ -85,10 +86,12 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   let quietSince: number | undefined;
   let rowsExpanded = !spec.expandRows;
   let animatingSince: number | undefined;
+  let scheduledSince: number | undefined;
 
   while (remaining(spec.deadline) > 0) {
     const state = await pageState(session, spec.deadline);
     session.noteOrigin(state.href);
+    if (state.href.startsWith('chrome-error:')) await failedNavigation(session, spec, 'an error page');
     const where = checkLocation(state.href, spec);
     if (where) return where;
     // A picture of Grafana's (or a proxy's) error page is no answer.
@@ -109,9 +112,15 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
     // (a spinner that never stops) is judged by its pixels alone.
     if (state.animating && animatingSince === undefined) mark('animating');
     animatingSince = state.animating ? (animatingSince ?? Date.now()) : undefined;
+    // Work the page has scheduled (a timer due soon) is the next wave of the picture: a
+    // hint like animation, bounded the same way.
+    if (state.scheduled > 0 && scheduledSince === undefined) mark('scheduled');
+    scheduledSince = state.scheduled > 0 ? (scheduledSince ?? Date.now()) : undefined;
     // A page often starts animating one frame after its data arrives: give it that frame.
     const justQuiet = Date.now() - quietSince < QUIET_SETTLE_MS;
-    if ((justQuiet || (animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS)) && remaining(spec.deadline) > LAST_CHANCE_MS) {
+    const waitAnimation = animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS;
+    const waitScheduled = scheduledSince !== undefined && Date.now() - scheduledSince < MAX_SCHEDULED_WAIT_MS;
+    if ((justQuiet || waitAnimation || waitScheduled) && remaining(spec.deadline) > LAST_CHANCE_MS) {
       equalFrames = 0;
       await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
       continue;
@@ -186,7 +195,6 @@ function checkLocation(href: string, spec: CaptureSpec): CaptureOutcome | undefi
   } catch {
     return undefined;
   }
-  if (u.protocol === 'chrome-error:') throw grafanaUnreachable('Chrome could not load the Grafana page; check GRAFANA_URL and that Grafana is up');
   if (u.origin !== spec.allowedOrigin) {
     throw forbiddenUrl(`the page redirected to another origin (${u.origin}); only ${spec.allowedOrigin} may be rendered`);
   }
@@ -194,12 +202,19 @@ function checkLocation(href: string, spec: CaptureSpec): CaptureOutcome | undefi
   return undefined;
 }
 
-async function failedNavigationUrl(session: BrowserSession): Promise<string | undefined> {
+/** The main frame failed to load (at first or later): say why, as precisely as we can. */
+async function failedNavigation(session: BrowserSession, spec: CaptureSpec, what: string): Promise<never> {
+  // A navigation off Grafana's origin (a redirect, a script, a form) was stopped before it
+  // left, or failed to load: either way it was one off the origin.
   const t = await session.cdp<{ frameTree: { frame: { url: string; unreachableUrl?: string } } }>('Page.getFrameTree').catch(() => undefined);
-  return t?.frameTree.frame.unreachableUrl ?? t?.frameTree.frame.url;
+  const target = t?.frameTree.frame.unreachableUrl ?? t?.frameTree.frame.url;
+  if (target && !target.startsWith('chrome-error:')) checkLocation(target, spec);
+  const blocked = session.blockedOrigins;
+  if (blocked.length) throw forbiddenUrl(`the page tried to leave Grafana's origin (${blocked.join(', ')}); the request was stopped before it was sent, since it would have carried our credentials`);
+  throw grafanaUnreachable(`Chrome could not load the Grafana page (${what}); check GRAFANA_URL and that Grafana is up`);
 }
 
-const LOADING: PageState = { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false };
+const LOADING: PageState = { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false, scheduled: 0 };
 
 /** What Chrome says when asked about a document that is just being replaced. */
 const BETWEEN_DOCUMENTS = /Not attached to an active page|aborted by navigation|Execution context was destroyed|Cannot find context|Inspected target navigated/i;

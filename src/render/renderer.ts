@@ -21,7 +21,7 @@ export interface RendererDeps {
 type BrowserAuth =
   | { kind: 'renderKey'; cookies: StageCookie[] }
   | { kind: 'session'; cookies: StageCookie[]; used: SessionCookie[] }
-  | { kind: 'token'; cookies: []; bearer: { origin: string; token: string } }
+  | { kind: 'token'; cookies: []; bearer: string }
   | { kind: 'none'; cookies: [] };
 
 /** Time kept back from the caller's timeout for encoding and sending the answer. */
@@ -178,7 +178,7 @@ export class Renderer {
         cookies: [{ name: 'renderKey', value: req.renderKey.key, domain: req.renderKey.domain, path: '/', httpOnly: true, sameSite: 'Lax' }],
       };
     }
-    if (this.d.config.grafanaToken) return { kind: 'token', cookies: [], bearer: { origin: g.origin, token: this.d.config.grafanaToken } };
+    if (this.d.config.grafanaToken) return { kind: 'token', cookies: [], bearer: this.d.config.grafanaToken };
     if (this.d.login) {
       const used = await this.d.login.cookies();
       return {

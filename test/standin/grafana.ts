@@ -312,6 +312,8 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       dataDelay: q.has('dataDelay') ? clampMs(q.get('dataDelay'), dataDelayMs) : null,
       animation: q.get('animation') === 'forever' ? 'forever' : clampMs(q.get('animation'), animationMs),
       extra: q.get('extra'),
+      wave: q.has('wave') ? { after: clampMs(q.get('wave'), 0), kind: q.get('waveKind') === 'module' ? 'module' : 'timer' } : null,
+      rearm: q.get('rearm') === 'forever',
     };
     const model = kind === 'dashboard' && uid === 'big' ? dashboardByUid(uid)!.dashboard : undefined;
     if (model) return sendHtml(res, 200, gridDashboardPage(cfg, model, q));
@@ -363,6 +365,20 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       res.end('ok');
       return;
     }
+    if (path === '/api/annotations' && method === 'GET') {
+      const auth = authenticate(req);
+      if (auth.kind === 'none') return apiUnauthorized(res, auth);
+      later(50, res, () => sendJson(res, 200, [{ time: BASE_TS + 40 * STEP_MS, text: 'deploy' }]));
+      return;
+    }
+    if (path === '/public/plugins/wave/module.js' && method === 'GET') {
+      later(clampMs(url.searchParams.get('delay'), 0), res, () => {
+        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+        res.end('window.__standinWave && window.__standinWave();\n');
+      });
+      return;
+    }
+    if (path === '/probe' && method === 'GET') return sendHtml(res, 200, probePage(url.searchParams.get('kind') ?? '', url.searchParams.get('to') ?? ''));
     if (path === '/goto' && method === 'GET') return redirect(res, url.searchParams.get('to') ?? '/');
     if (path === '/slow' && method === 'GET') {
       const ms = clampMs(url.searchParams.get('ms'), 0);
@@ -580,6 +596,15 @@ interface PageConfig {
   dataDelay: number | null;
   animation: number | 'forever';
   extra: string | null;
+  /**
+   * A second wave of work after the first draw, as real panels have: `timer` schedules an
+   * annotations query `after` ms later; `module` loads a plugin module that takes `after` ms
+   * to arrive. Either way the panel then draws an annotation band (#f2cc0c), and only that
+   * is the finished picture.
+   */
+  wave: { after: number; kind: 'timer' | 'module' } | null;
+  /** Re-arms a 100 ms timer forever (a poller, a clock): never "done" by its timers. */
+  rearm: boolean;
   /** Grid dashboards only: the items to lay out; panels then load lazily, as in Grafana. */
   grid?: GridItem[];
 }
@@ -715,6 +740,23 @@ ${configScript(config)}
 </body></html>`;
 }
 
+/**
+ * A page that sends one request to `to` the way `kind` says (img, fetch, form post, or a
+ * script-driven navigation) and shows one line of text: what a hostile or careless dashboard could
+ * do with the renderer's credentials. Tests point `to` at a listener on another port.
+ */
+function probePage(kind: string, to: string): string {
+  const target = JSON.stringify(to).replace(/</g, '\\u003c');
+  const body: Record<string, string> = {
+    img: `<img alt="" src="${escapeHtml(to)}">`,
+    fetch: `<script>fetch(${target}, { credentials: 'include', mode: 'no-cors' }).catch(function () {});</script>`,
+    form: `<iframe name="sink" style="display:none"></iframe><form id="f" method="post" action="${escapeHtml(to)}" target="sink"><input name="q" value="1"></form><script>document.getElementById('f').submit();</script>`,
+    navigate: `<script>setTimeout(function () { location.href = ${target}; }, 50);</script>`,
+  };
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>probe</title><style>${BASE_CSS}</style></head>
+<body><p>probe: ${escapeHtml(kind)}</p>${body[kind] ?? ''}</body></html>`;
+}
+
 function loginPage(): string {
   // A working form, so a person can log in to the stand-in during the demo.
   return `<!doctype html>
@@ -776,7 +818,7 @@ const CLIENT_JS = String.raw`
     var loading = 0, drawing = 0, errors = 0;
     panels.forEach(function (p) {
       if (p.state === 'loading') loading++;
-      else if (p.state === 'drawing') drawing++;
+      else if (p.state === 'drawing' || p.state === 'waiting') drawing++;
       else if (p.state === 'error') errors++;
     });
     status.state = loading ? 'loading' : drawing ? 'drawing' : errors ? 'error' : 'done';
@@ -863,8 +905,29 @@ const CLIENT_JS = String.raw`
   Panel.prototype.finish = function () {
     this.progress = 1;
     this.draw(1, null);
-    this.state = 'done';
+    this.state = cfg.wave && !this.annotation ? 'waiting' : 'done';
     updateState();
+    if (this.state === 'waiting') this.secondWave();
+  };
+
+  // The page looks finished now, with nothing in flight and nothing animating; the
+  // second wave is only scheduled (a timer) or a module on its way.
+  Panel.prototype.secondWave = function () {
+    var self = this;
+    function annotate() {
+      self.annotation = true;
+      self.finish();
+    }
+    if (cfg.wave.kind === 'module') {
+      window.__standinWave = annotate;
+      var s = document.createElement('script');
+      s.src = '/public/plugins/wave/module.js?delay=' + cfg.wave.after;
+      document.head.appendChild(s);
+    } else {
+      setTimeout(function () {
+        fetch('/api/annotations', { credentials: 'same-origin' }).then(function (r) { return r.json(); }).then(annotate);
+      }, cfg.wave.after);
+    }
   };
 
   Panel.prototype.fit = function () {
@@ -940,6 +1003,12 @@ const CLIENT_JS = String.raw`
       ctx.strokeStyle = this.color;
       ctx.lineWidth = 2;
       ctx.stroke();
+    }
+
+    if (this.annotation) {
+      // Opaque, so tests can find its exact colour.
+      ctx.fillStyle = '#f2cc0c';
+      ctx.fillRect(Math.round(x(40)) - 3, T, 6, ph);
     }
 
     if (cursor !== null) {
@@ -1031,6 +1100,7 @@ const CLIENT_JS = String.raw`
     }
     updateState();
     if (cfg.extra) fetch(cfg.extra, { mode: 'no-cors' }).catch(function () {});
+    if (cfg.rearm) (function tick() { setTimeout(tick, 100); })();
     panels.forEach(function (p) { if (p.state === 'loading') p.load(); });
   }
 

@@ -112,9 +112,8 @@ const AVOID_CUTS = `(function (pageH) {
 })`;
 
 /** For flowing (not absolutely positioned) layouts the browser's own fragmentation does it. */
-const PRINT_CSS = `.react-grid-item, .panel, [data-panelid], [data-viz-panel-key] { break-inside: avoid; page-break-inside: avoid; }`;
-/** Margins 0 even if the page's CSS says otherwise; not for reports, whose footer needs the printToPDF margin (CSS @page would override it). */
-const NO_MARGINS_CSS = '@page { margin: 0 }';
+const PRINT_CSS = `@page { margin: 0 }
+.react-grid-item, .panel, [data-panelid], [data-viz-panel-key] { break-inside: avoid; page-break-inside: avoid; }`;
 
 /**
  * Chrome rounds the paper it is given (A4's 8.27 × 11.7 in comes out 8.2767 × 11.7067 in),
@@ -133,7 +132,7 @@ export async function printPdf(session: BrowserSession, o: PdfOptions, width: nu
   await session.cdp('Emulation.setEmulatedMedia', { media: 'screen' });
   const prepared = await session.cdp<{ result?: { value?: string } }>('Runtime.evaluate', {
     expression: `(function (lines) {
-      var s = document.createElement('style'); s.textContent = ${JSON.stringify(o.report ? PRINT_CSS : `${NO_MARGINS_CSS}\n${PRINT_CSS}`)}; (document.head || document.documentElement).appendChild(s);
+      var s = document.createElement('style'); s.textContent = ${JSON.stringify(PRINT_CSS)}; (document.head || document.documentElement).appendChild(s);
       var title = document.title.replace(/\\s+-\\s+(Dashboards\\s+-\\s+)?Grafana$/, '') || 'Grafana dashboard';
       if (lines && document.body) {
         var h = document.createElement('header');

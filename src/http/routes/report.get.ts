@@ -19,9 +19,8 @@ export function reportGet(deps: { config: Config; renderer: Renderer; logger: Lo
     try {
       const query = req.query as Record<string, unknown>;
       if (query.encoding !== undefined && query.encoding !== 'pdf') throw badRequest('encoding is not an option of /report: a report is always a PDF');
-      request = parseRenderParams({ ...query, encoding: 'pdf' }, req.header('accept-language'), deps.config);
-      // Rows are expanded in a report unless the caller (or the dashboard URL) says expandRows=false.
-      if (query.expandRows === undefined && !request.url.searchParams.has('expandRows')) request.expandRows = true;
+      // Rows are expanded in a report unless the caller says expandRows=false.
+      request = parseRenderParams({ expandRows: 'true', ...query, encoding: 'pdf' }, req.header('accept-language'), deps.config);
       if (!isDashboardPage(request.url)) throw badRequest('url must be a dashboard page (/d/<uid>/<slug>?…), not a single panel or another page');
       request = reportRequest(request, deps.config.defaultTimezone);
     } catch (e) {

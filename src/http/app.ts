@@ -11,7 +11,6 @@ import { healthzGet } from './routes/healthz.get';
 import { metricsGet } from './routes/metrics.get';
 import { readyzGet } from './routes/readyz.get';
 import { renderGet } from './routes/render.get';
-import { reportGet } from './routes/report.get';
 import { sanitizePost } from './routes/sanitize.post';
 import { versionGet } from './routes/version.get';
 
@@ -48,14 +47,13 @@ export function createApp(d: AppDeps): express.Express {
   const routes = express.Router();
   routes.get('/render/version', versionGet(d.version));
   routes.get('/render', requireAuthToken(d.config.authTokens), renderGet(d));
-  routes.get('/report', requireAuthToken(d.config.authTokens), reportGet(d));
   routes.post('/sanitize', requireAuthToken(d.config.authTokens), sanitizePost());
   routes.get('/healthz', healthzGet(d.status));
   routes.get('/readyz', readyzGet(d.ready));
   routes.get('/metrics', metricsGet(d.metrics, d.refreshMetrics));
   app.use(d.config.basePath || '/', routes);
 
-  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/version, /report, /healthz, /readyz, /metrics`)));
+  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/version, /healthz, /readyz, /metrics`)));
 
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     // express's own parser errors (e.g. malformed percent-encoding) carry a 4xx status.

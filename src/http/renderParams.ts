@@ -58,7 +58,7 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
   return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: language, renderKey: key, pdf, expandRows };
 }
 
-export function parsePageUrl(raw: string | undefined, c: Config): URL {
+function parsePageUrl(raw: string | undefined, c: Config): URL {
   if (raw === undefined || raw.trim() === '') throw badRequest('url is required: the Grafana page to render, e.g. url=' + encodeURIComponent(`${c.grafanaUrl.origin}/d-solo/<uid>/<slug>?panelId=2`));
   if (raw.length > MAX_URL_LENGTH) throw badRequest(`url is longer than ${MAX_URL_LENGTH} characters`);
   let url: URL;

@@ -34,8 +34,6 @@ export interface PdfOptions {
   printBackground: boolean;
   /** Chrome's syntax, e.g. "1-3,5"; undefined = all pages. */
   pageRanges?: string;
-  /** A report (render/report.ts): a title block with these lines under the dashboard's title, page numbers in the footer. */
-  report?: { lines: string[] };
 }
 
 export interface PdfLimits {
@@ -45,8 +43,6 @@ export interface PdfLimits {
 
 /** CSS px per inch. */
 const CSS_PX_PER_INCH = 96;
-/** Bottom margin that holds a report's footer: 0.375 in, a whole number of CSS px. */
-const FOOTER_PX = 36;
 /** Chrome accepts printToPDF scales in this range. */
 const MIN_SCALE = 0.1;
 const MAX_SCALE = 2;
@@ -130,29 +126,15 @@ export async function printPdf(session: BrowserSession, o: PdfOptions, width: nu
   const pageHeightOf = (paper?: { height: number }) => (paper ? Math.ceil((paper.height / 72) * CSS_PX_PER_INCH - 0.01) / scale : modelHeight);
   // The page keeps its screen look; Grafana's print styles are not meant for this.
   await session.cdp('Emulation.setEmulatedMedia', { media: 'screen' });
-  const prepared = await session.cdp<{ result?: { value?: string } }>('Runtime.evaluate', {
-    expression: `(function (lines) {
-      var s = document.createElement('style'); s.textContent = ${JSON.stringify(PRINT_CSS)}; (document.head || document.documentElement).appendChild(s);
-      var title = document.title.replace(/\\s+-\\s+(Dashboards\\s+-\\s+)?Grafana$/, '') || 'Grafana dashboard';
-      if (lines && document.body) {
-        var h = document.createElement('header');
-        h.setAttribute('style', ${JSON.stringify(REPORT_HEADER_STYLE)});
-        var t = document.createElement('div'); t.setAttribute('style', 'font-size:26px;font-weight:600;color:#e6e6f0;margin-bottom:4px'); t.textContent = title; h.appendChild(t);
-        lines.forEach(function (l, i) { var d = document.createElement('div'); d.setAttribute('style', i ? 'color:#8e94a3;font-size:13px' : 'font-size:15px'); d.textContent = l; h.appendChild(d); });
-        document.body.insertBefore(h, document.body.firstChild);
-      }
-      return title;
-    })(${JSON.stringify(o.report?.lines ?? null)})`,
-    returnByValue: true,
+  await session.cdp('Runtime.evaluate', {
+    expression: `(function () { var s = document.createElement('style'); s.textContent = ${JSON.stringify(PRINT_CSS)}; (document.head || document.documentElement).appendChild(s); })()`,
   });
-  const title = prepared.result?.value ?? 'Grafana dashboard';
-  const pageHeightAt = (paper?: { height: number }) => pageHeightOf(paper) - (o.report ? FOOTER_PX / scale : 0);
-  let printed = await layOutAndPrint(session, o, scale, pageHeightAt(realPaper.get(key)), limits, deadline, title);
+  let printed = await layOutAndPrint(session, o, scale, pageHeightOf(realPaper.get(key)), limits, deadline);
   const box = mediaBox(printed.body);
   if (!realPaper.has(key) && box) {
     realPaper.set(key, box);
     // Once per paper: lay out again for the page height Chrome really prints.
-    if (Math.abs(pageHeightOf(box) - modelHeight) > 0.1) printed = await layOutAndPrint(session, o, scale, pageHeightAt(box), limits, deadline, title);
+    if (Math.abs(pageHeightOf(box) - modelHeight) > 0.1) printed = await layOutAndPrint(session, o, scale, pageHeightOf(box), limits, deadline);
   }
   const { body, moved } = printed;
   const pages = countPages(body);
@@ -161,7 +143,7 @@ export async function printPdf(session: BrowserSession, o: PdfOptions, width: nu
   return { body, pages, moved };
 }
 
-async function layOutAndPrint(session: BrowserSession, o: PdfOptions, scale: number, pageHeight: number, limits: PdfLimits, deadline: number, title: string): Promise<{ body: Buffer; moved: number }> {
+async function layOutAndPrint(session: BrowserSession, o: PdfOptions, scale: number, pageHeight: number, limits: PdfLimits, deadline: number): Promise<{ body: Buffer; moved: number }> {
   const layout = await session.cdp<{ result?: { value?: { height: number; moved: number } } }>('Runtime.evaluate', {
     expression: `${AVOID_CUTS}(${pageHeight})`,
     returnByValue: true,
@@ -185,8 +167,7 @@ async function layOutAndPrint(session: BrowserSession, o: PdfOptions, scale: num
         printBackground: o.printBackground,
         scale,
         marginTop: 0,
-        marginBottom: o.report ? FOOTER_PX / CSS_PX_PER_INCH : 0,
-        ...(o.report ? { displayHeaderFooter: true, headerTemplate: '<span></span>', footerTemplate: footerTemplate(title) } : {}),
+        marginBottom: 0,
         marginLeft: 0,
         marginRight: 0,
         pageRanges,
@@ -203,14 +184,6 @@ async function layOutAndPrint(session: BrowserSession, o: PdfOptions, scale: num
     throw e;
   }
   return { body: Buffer.from(data, 'base64'), moved };
-}
-
-const REPORT_HEADER_STYLE = 'display:block;padding:20px 12px 14px;margin:0 0 8px;background:#111217;color:#ccccdc;font:14px/1.5 Inter,Helvetica,Arial,sans-serif;border-bottom:2px solid #3d71d9';
-
-/** Chrome fills pageNumber/totalPages; its footer has no page styles, so all is inline. */
-function footerTemplate(title: string): string {
-  const t = title.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`).slice(0, 200);
-  return `<div style="width:100%;margin:0 24px;font:9px Helvetica,Arial,sans-serif;color:#555;display:flex;justify-content:space-between"><span>${t}</span><span>Page <span class="pageNumber"></span> of <span class="totalPages"></span></span></div>`;
 }
 
 /** The first page's size in points, from its MediaBox. */

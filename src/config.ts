@@ -190,6 +190,41 @@ export const KEYS = {
     doc: 'Timezone for renders whose request names none. Default: the browser\'s (the host\'s).',
     example: 'Europe/Berlin',
   },
+  MAX_PANELS: {
+    schema: int(1, 10_000),
+    default: '100',
+    doc: 'Most panels one GET /render/dashboard (or `panelshot shoot` of a dashboard) may render, after rows and repeats are expanded; more is a 400.',
+  },
+  CACHE_TTL_S: {
+    schema: int(0, 86_400),
+    default: '0',
+    doc: 'Keep finished images of direct and signed-link renders this many seconds; an identical request within it gets the same image with an Age header (0 = off). Never used for Grafana\'s renderKey requests.',
+  },
+  CACHE_MAX_BYTES: {
+    schema: int(1024, 4_294_967_296),
+    default: '67108864',
+    doc: 'Most bytes of images the render cache holds; the least recently used go first.',
+  },
+  LINK_SECRET: {
+    schema: optionalString.refine((v) => v === undefined || v.split(',').every((t) => t.trim().length >= 16), 'must be one or more secrets of at least 16 characters, comma-separated'),
+    doc: 'Secret(s) for signed image links (GET /i/<token>.<ext>, `panelshot sign`), comma-separated: the first signs, all verify (rotation). Unset = no /i/ route. Never logged.',
+    example: 'a-long-random-secret-from-openssl-rand-hex-32',
+  },
+  PUBLIC_URL: {
+    schema: optionalString.refine((v) => v === undefined || isHttpUrl(v), 'must be an absolute http:// or https:// URL'),
+    doc: 'panelshot\'s external base URL as message readers reach it, BASE_PATH included; `panelshot sign` prints links under it.',
+    example: 'https://renderer.example.com/renderer',
+  },
+  LINK_MAX_TTL_S: {
+    schema: int(60, 31_536_000),
+    default: '604800',
+    doc: 'Longest lifetime of a signed link in seconds; longer ones are not signed, nor honoured when they arrive.',
+  },
+  STATUS_PAGE: {
+    schema: z.enum(['on', 'off'], { message: 'must be on or off' }),
+    default: 'on',
+    doc: 'The status page at / (pool, recent renders, a render form). Beyond loopback it asks for an AUTH_TOKEN value by HTTP Basic auth (any user name).',
+  },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
     default: 'info',
@@ -236,6 +271,15 @@ export interface Config {
   maxPdfPages: number;
   maxPdfBytes: number;
   defaultTimezone?: string;
+  maxPanels: number;
+  cacheTtlS: number;
+  cacheMaxBytes: number;
+  /** Empty when signed links are off. The first one signs. */
+  linkSecrets: string[];
+  /** Without a trailing slash. */
+  publicUrl?: string;
+  linkMaxTtlS: number;
+  statusPage: boolean;
   logLevel: string;
 }
 
@@ -308,6 +352,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
     maxPdfPages: v.MAX_PDF_PAGES,
     maxPdfBytes: v.MAX_PDF_BYTES,
     defaultTimezone: v.DEFAULT_TIMEZONE,
+    maxPanels: v.MAX_PANELS,
+    cacheTtlS: v.CACHE_TTL_S,
+    cacheMaxBytes: v.CACHE_MAX_BYTES,
+    linkSecrets: (v.LINK_SECRET ?? '').split(',').map((t) => t.trim()).filter((t) => t !== ''),
+    publicUrl: v.PUBLIC_URL?.replace(/\/+$/, ''),
+    linkMaxTtlS: v.LINK_MAX_TTL_S,
+    statusPage: v.STATUS_PAGE === 'on',
     logLevel: v.LOG_LEVEL,
   };
 }

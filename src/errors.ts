@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'unauthorized'
   | 'forbidden_url'
+  | 'forbidden_link'
   | 'not_found'
   | 'output_too_large'
   | 'not_implemented'
@@ -17,6 +18,7 @@ export type ErrorCode =
   | 'grafana_auth_rejected'
   | 'browser_failed'
   | 'shutting_down'
+  | 'cancelled'
   | 'internal';
 
 export class PanelshotError extends Error {
@@ -25,6 +27,8 @@ export class PanelshotError extends Error {
     message: string,
     /** Seconds for a Retry-After header, when waiting helps. */
     readonly retryAfterS?: number,
+    /** Further response headers the status needs (WWW-Authenticate with a 401). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'PanelshotError';
@@ -38,8 +42,18 @@ export const badRequest = (msg: string) => new PanelshotError('bad_request', msg
 export const unauthorized = () =>
   new PanelshotError('unauthorized', 'missing or wrong X-Auth-Token (it must equal one of AUTH_TOKEN, i.e. grafana.ini [rendering] renderer_token)');
 
+/** Happens when the status page is opened beyond loopback without an AUTH_TOKEN value as the Basic-auth password. → 401 */
+export const statusUnauthorized = () =>
+  new PanelshotError('unauthorized', 'the status page needs one of AUTH_TOKEN as the password (HTTP Basic auth, any user name)', undefined, { 'WWW-Authenticate': 'Basic realm="panelshot", charset="UTF-8"' });
+
 /** Happens when `url` is not on GRAFANA_URL's origin, or the page redirected off it. → 403 */
 export const forbiddenUrl = (msg: string) => new PanelshotError('forbidden_url', msg);
+
+/** Happens when a signed link is tampered with, expired, or signed by no secret in LINK_SECRET. → 403 */
+export const linkRejected = (msg: string) => new PanelshotError('forbidden_link', msg);
+
+/** Happens when the dashboard (or another Grafana object) asked for does not exist in Grafana. → 404 */
+export const notFound = (msg: string) => new PanelshotError('not_found', msg);
 
 /** Happens when every Chrome is busy and the queue is full, or the wait in it ran out. → 429 with Retry-After */
 export const tooBusy = (msg: string, retryAfterS = 5) => new PanelshotError('too_busy', msg, retryAfterS);
@@ -68,15 +82,20 @@ export const notImplemented = (msg: string) => new PanelshotError('not_implement
 /** Happens while the service drains for shutdown. → 503 */
 export const shuttingDown = () => new PanelshotError('shutting_down', 'panelshot is shutting down', 5);
 
+/** Happens when the caller went away before its render started (a batch client disconnected). → 499 */
+export const cancelled = () => new PanelshotError('cancelled', 'the client went away before this render started');
+
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   unauthorized: 401,
   forbidden_url: 403,
+  forbidden_link: 403,
   not_found: 404,
   output_too_large: 413,
   not_implemented: 501,
   render_timeout: 408,
   too_busy: 429,
+  cancelled: 499,
   internal: 500,
   grafana_login_failed: 502,
   grafana_unreachable: 502,
@@ -94,7 +113,7 @@ export interface HttpError {
 /** The one mapping from any thrown value to what the caller receives. */
 export function toHttp(err: unknown): HttpError {
   const e = err instanceof PanelshotError ? err : new PanelshotError('internal', 'internal error (see the service log)');
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...e.headers };
   if (e.retryAfterS !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(e.retryAfterS)));
   return { status: STATUS[e.code], body: { error: e.message, code: e.code }, headers };
 }

@@ -23,6 +23,11 @@ export function createLogger(level = 'info', destination?: pino.DestinationStrea
 /** Query parameters that may carry a credential: their values are never logged. */
 const SECRET_PARAMS = /^(renderkey|auth_?token|token|api_?key|access_token|password|pass|session)$/i;
 
+/** Names of the query parameters of `raw` that could carry a credential. */
+export function secretParams(raw: URL): string[] {
+  return [...new Set([...raw.searchParams.keys()].filter((k) => SECRET_PARAMS.test(k)))];
+}
+
 /** A URL fit for a log line: no user info, secret-looking parameters blanked, capped length. */
 export function safeUrl(raw: string): string {
   try {

@@ -1,18 +1,33 @@
 #!/usr/bin/env node
-// Entry point: `node dist/main.js` (npm start, systemd). Reads the configuration once,
-// refuses to start with one clear JSON log line when it is wrong, and shuts down in order
-// on SIGTERM/SIGINT. Everything it writes is a JSON log line (journald and log shippers
-// parse it), except the human text of --help and --version.
+// Entry point of the `panelshot` command and of `node dist/main.js` (npm start, systemd).
+// No subcommand (or `serve`) runs the service: it reads the configuration once, refuses to
+// start with one clear JSON log line when it is wrong, and shuts down in order on
+// SIGTERM/SIGINT; everything it writes is a JSON log line (journald and log shippers parse
+// it), except the human text of --help and --version. `shoot` and `sign` are the CLI
+// (src/cli/, one file per subcommand): a person reads them, so their errors are one plain
+// line on stderr (exit 2 for a bad flag).
 import { ConfigError, describeKeys, loadConfig } from './config';
+import { UsageError } from './cli/args';
+import { serve } from './cli/serve';
+import { shoot, SHOOT_USAGE } from './cli/shoot';
+import { sign, SIGN_USAGE } from './cli/sign';
 import { createLogger, type Logger } from './logger';
-import { startService, VERSION } from './service';
+import { VERSION } from './service';
 
-const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to PNG with warm headless Chrome.
+const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to PNG, JPEG or WebP with warm headless Chrome.
 
-Usage: panelshot [--help] [--version]
+Usage:
+  panelshot [serve]          run the service (what systemd runs as \`node dist/main.js\`)
+  ${SHOOT_USAGE}
+                             every panel of a dashboard (or one panel) into a directory, with manifest.json;
+                             exits 1 when any panel failed; without --server it runs panelshot in-process
+  ${SIGN_USAGE}
+                             print a signed image link <PUBLIC_URL>/i/<token>.<ext> (needs LINK_SECRET, PUBLIC_URL)
+  panelshot --help | --version
 
 Configuration comes from the environment and from ./.env (the environment wins).
-Endpoints: GET /render (Grafana's remote-renderer protocol), /render/version, /healthz, /readyz, /metrics.
+Endpoints: GET /render (Grafana's remote-renderer protocol), /render/dashboard, /i/<token>.<ext>,
+/render/version, /healthz, /readyz, /metrics, and the status page at /.
 
 Settings:
 ${describeKeys()
@@ -42,9 +57,22 @@ function errText(e: unknown): string {
   return String((e as Error)?.message ?? e).slice(0, 500);
 }
 
+/** A CLI subcommand: a plain line on stderr for what goes wrong. */
+async function cli(command: 'shoot' | 'sign', args: string[]): Promise<void> {
+  try {
+    if (command === 'sign') process.stdout.write(`${sign(args)}\n`);
+    else process.exitCode = await shoot(args);
+  } catch (e) {
+    process.stderr.write(`panelshot ${command}: ${e instanceof UsageError || e instanceof ConfigError ? e.message : `failed: ${errText(e)}`}\n`);
+    process.exit(e instanceof UsageError ? 2 : e instanceof ConfigError ? 78 : 1);
+  }
+}
+
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  if (args.includes('--help') || args.includes('-h')) {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === 'shoot' || command === 'sign') return cli(command, rest);
+  const args = command === 'serve' ? rest : process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h') || command === 'help') {
     process.stdout.write(HELP);
     return;
   }
@@ -59,20 +87,7 @@ async function main(): Promise<void> {
 
   const config = loadConfig();
   logger = createLogger(config.logLevel);
-  const service = await startService(config, logger);
-
-  let signals = 0;
-  const stop = (signal: string) => {
-    if (++signals > 1) {
-      logger.warn({ event: 'stop_forced', signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    logger.info({ event: 'signal', signal }, 'shutting down');
-    service.stop(DRAIN_GRACE_MS).then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('unhandledRejection', (e) => logger.error({ event: 'unhandled_rejection', err: errText(e) }, 'unhandled rejection'));
+  await serve(config, logger, DRAIN_GRACE_MS);
 }
 
 // pino writes stdout synchronously, so each line is out before process.exit().

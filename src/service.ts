@@ -13,6 +13,8 @@ import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { Renderer } from './render/renderer';
+import { BatchGate } from './render/batch';
+import { RenderCache } from './render/cache';
 import { watchdog } from './browser/watchdog';
 import { chromeHomeTrusting } from './browser/trust';
 
@@ -94,7 +96,8 @@ export async function startService(config: Config, logger: Logger = createLogger
   await pool.start();
   logger.info({ event: 'pool_warm', sessions: config.poolSize, ms: Date.now() - started }, 'Chrome pool is warm');
 
-  const renderer = new Renderer({ config, pool, login });
+  const cache = config.cacheTtlS > 0 ? new RenderCache(config.cacheTtlS, config.cacheMaxBytes) : undefined;
+  const renderer = new Renderer({ config, pool, login, cache });
 
   /** Grafana reachable, and accepting whatever credentials direct calls will use. */
   async function grafanaReady(): Promise<string | undefined> {
@@ -116,8 +119,16 @@ export async function startService(config: Config, logger: Logger = createLogger
     logger,
     metrics,
     renderer,
+    grafana: { grafanaUrl: config.grafanaUrl, http: grafanaHttp, login, token: config.grafanaToken },
+    batchGate: new BatchGate(Math.max(1, config.poolSize - 1)),
     version: VERSION,
     status: () => ({ pool: pool.stats(), warm: pool.warm }),
+    snapshot: async () => ({
+      pool: pool.stats(),
+      chromeMemoryMiB: Math.round(pool.memoryMiB()),
+      recycles: (await metrics.chromeRestarts.get()).values.reduce((n, v) => n + v.value, 0),
+      cache: cache?.stats(),
+    }),
     ready: async () => {
       if (!pool.warm) return 'the Chrome pool is not warm';
       return grafanaReady();

@@ -3,12 +3,15 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import JSZip from 'jszip';
+import { sign } from '../src/cli/sign';
 import { ownedProcesses, waitFor } from './support/processes';
 import { startStack, type Stack } from './support/stack';
 
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
 const PASSWORD = 'S3cret-Pass-9f1c';
 const TOKEN = 'glsa_standin_0123456789abcdef';
+const LINK_SECRET = 'hostile-link-secret-0123456789';
 
 /** Sends raw bytes and reads the whole answer: for what fetch() refuses to send. */
 function raw(port: number, request: Buffer | string): Promise<{ status: number; headers: string; body: string }> {
@@ -23,14 +26,15 @@ function raw(port: number, request: Buffer | string): Promise<{ status: number; 
       const [head = '', body = ''] = text.split('\r\n\r\n');
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), headers: head, body });
     });
-    socket.end(request);
+    // No half-close: the server answers async routes (a dashboard model fetch) before it closes.
+    socket.write(request);
   });
 }
 
 describe('hostile and broken requests', () => {
   let st: Stack;
   before(async () => {
-    st = await startStack({ POOL_SIZE: '1' }, { password: 'admin' });
+    st = await startStack({ POOL_SIZE: '1', LINK_SECRET: LINK_SECRET }, { password: 'admin' });
   });
   after(() => st?.stop());
 
@@ -97,7 +101,9 @@ describe('hostile and broken requests', () => {
       ['pdf.pageRanges huge list', q({ url: page, encoding: 'pdf', 'pdf.pageRanges': Array.from({ length: 60 }, (_, i) => i + 1).join(',') }), {}, 400],
       ['expandRows not a boolean', q({ url: page, expandRows: 'sure' }), {}, 400],
       ['POST /sanitize (not served)', 'POST /sanitize', {}, 501],
-      ['encoding jpeg', q({ url: page, encoding: 'jpeg' }), {}, 400],
+      ['quality -1', q({ url: page, encoding: 'jpeg', quality: '-1' }), {}, 400],
+      ['quality 1000', q({ url: page, encoding: 'webp', quality: '1000' }), {}, 400],
+      ['quality on png', q({ url: page, quality: '50' }), {}, 400],
       ['renderKey without domain', q({ url: page, renderKey: 'abc' }), {}, 400],
       ['renderKey cookie injection', q({ url: page, renderKey: 'abc; Domain=evil.com', domain: '127.0.0.1' }), {}, 400],
       ['renderKey header injection', q({ url: page, renderKey: 'abc\r\nSet-Cookie: x=1', domain: '127.0.0.1' }), {}, 400],
@@ -107,6 +113,17 @@ describe('hostile and broken requests', () => {
       ['malformed Accept-Language', q({ url: page }), { 'Accept-Language': '"><script>alert(1)</script>' }, 400],
       ['no X-Auth-Token', q({ url: page }), { 'X-Auth-Token': '' }, 401],
       ['wrong X-Auth-Token', q({ url: page }), { 'X-Auth-Token': 'guess' }, 401],
+      ['forged link token', `/i/${Buffer.from(JSON.stringify({ exp: 9999999999, url: page })).toString('base64url')}.${'A'.repeat(43)}.png`, {}, 403],
+      ['link token garbage', '/i/abc.png', {}, 403],
+      ['link token huge', `/i/${'a'.repeat(7000)}.png`, {}, 403],
+      ['link with a strange extension', '/i/abc.exe', {}, 400],
+      ['dashboard on a foreign origin', `/render/dashboard?${new URLSearchParams({ url: 'http://example.com/d/big/x' })}`, {}, 403],
+      ['dashboard of 5000 panels (MAX_PANELS)', `/render/dashboard?${new URLSearchParams({ url: `${g}/d/huge/x` })}`, {}, 400],
+      ['dashboard that does not exist', `/render/dashboard?${new URLSearchParams({ url: `${g}/d/missing-1/x` })}`, {}, 404],
+      ['dashboard as a panel URL', `/render/dashboard?${new URLSearchParams({ url: page })}`, {}, 400],
+      ['dashboard format bogus', `/render/dashboard?${new URLSearchParams({ url: `${g}/d/big/x`, format: 'rar' })}`, {}, 400],
+      ['dashboard without X-Auth-Token', `/render/dashboard?${new URLSearchParams({ url: `${g}/d/big/x` })}`, { 'X-Auth-Token': 'wrong' }, 401],
+      ['dashboard quality -1', `/render/dashboard?${new URLSearchParams({ url: `${g}/d/big/x`, encoding: 'webp', quality: '-1' })}`, {}, 400],
       ['POST /render', 'POST /render', {}, 404],
       ['path traversal', '/render/../../etc/passwd', {}, 404],
     ];
@@ -228,7 +245,7 @@ describe('secrets', () => {
   let st: Stack;
   let tokenStack: Stack;
   before(async () => {
-    st = await startStack({ POOL_SIZE: '1', GRAFANA_PASS: PASSWORD, AUTH_TOKEN: 'renderer-shared-secret-1' }, { password: PASSWORD });
+    st = await startStack({ POOL_SIZE: '1', GRAFANA_PASS: PASSWORD, AUTH_TOKEN: 'renderer-shared-secret-1', LINK_SECRET }, { password: PASSWORD });
     tokenStack = await startStack({ POOL_SIZE: '1', GRAFANA_USER: '', GRAFANA_PASS: '', GRAFANA_TOKEN: TOKEN });
   });
   after(async () => {
@@ -250,12 +267,21 @@ describe('secrets', () => {
     ]) {
       if (r.headers.get('content-type')?.includes('json')) bodies.push(r.body.toString());
     }
+    // A signed link and a batch: their answers, manifests and logs carry no secret either.
+    const link = sign([st.g.url + PANEL, '--format', 'webp'], { GRAFANA_URL: st.g.url, LINK_SECRET, PUBLIC_URL: st.s.url });
+    assert.equal((await fetch(link)).status, 200);
+    const batch = await fetch(`${st.s.url}/render/dashboard?${new URLSearchParams({ url: `${st.g.url}/d/abc/x?orgId=1`, format: 'ndjson', width: '200', height: '100' })}`, { headers: auth });
+    assert.equal(batch.status, 200);
+    bodies.push((await batch.text()).replace(/"image":"[^"]*"/g, '"image":""'));
+    const zip = await fetch(`${st.s.url}/render/dashboard?${new URLSearchParams({ url: `${st.g.url}/d/abc/x`, width: '200', height: '100' })}`, { headers: auth });
+    bodies.push(await (await JSZip.loadAsync(Buffer.from(await zip.arrayBuffer()))).file('manifest.json')!.async('string'));
+    assert.ok(!st.logs.join('\n').includes(link.split('/i/')[1]!.slice(0, 30)), 'the link itself is not logged');
     st.g.expireSessions();
     assert.equal((await st.render({ url: PANEL }, auth)).status, 200, 'a re-login happened too');
     const metrics = await (await st.get('/metrics')).text();
     const everything = [...st.logs, ...tokenStack.logs, ...bodies, metrics].join('\n');
     assert.ok(st.logs.length > 10 && tokenStack.logs.length > 3, 'the logs were captured');
-    for (const secret of [PASSWORD, TOKEN, key, 'RejectedKey123456', 'renderer-shared-secret-1', 'wrong-guess-of-the-token']) {
+    for (const secret of [PASSWORD, TOKEN, key, 'RejectedKey123456', 'renderer-shared-secret-1', 'wrong-guess-of-the-token', LINK_SECRET]) {
       assert.ok(!everything.includes(secret), `a secret leaked: ${secret.slice(0, 4)}…`);
     }
     assert.doesNotMatch(everything, /grafana_session=|[0-9a-f]{32}/, 'no session cookie value');

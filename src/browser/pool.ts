@@ -147,6 +147,11 @@ export class BrowserPool {
     void this.recycleOrReset(session);
   }
 
+  /** Gives back a session that was not used (its tab is still clean): no reset needed. */
+  giveBack(session: BrowserSession): void {
+    void this.pool.release(session).catch(() => undefined);
+  }
+
   private async recycleOrReset(s: BrowserSession): Promise<void> {
     const replace = (reason: string) => {
       this.o.onReplace?.(reason);

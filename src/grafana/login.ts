@@ -79,6 +79,18 @@ export class GrafanaLogin {
     }
   }
 
+  /**
+   * A GET of Grafana's HTTP API as panelshot's own user (e.g. a dashboard model); one fresh
+   * login and one more try when Grafana no longer accepts the session.
+   */
+  async apiGet(path: string, headers: Record<string, string> = {}): Promise<AxiosResponse> {
+    const cookies = await this.cookies();
+    const res = await this.request('get', path, undefined, cookies, headers);
+    if (res.status !== 401) return res;
+    this.invalidate(cookies);
+    return this.request('get', path, undefined, await this.cookies(), headers);
+  }
+
   private singleFlight(fn: () => Promise<Cached>): Promise<Cached> {
     if (this.failure && Date.now() < this.failure.until) return Promise.reject(this.failure.error);
     this.inflight ??= fn().finally(() => {
@@ -146,7 +158,7 @@ export class GrafanaLogin {
     throw error;
   }
 
-  private async request(method: 'get' | 'post', path: string, body?: unknown, cookies?: SessionCookie[]): Promise<AxiosResponse> {
+  private async request(method: 'get' | 'post', path: string, body?: unknown, cookies?: SessionCookie[], extra: Record<string, string> = {}): Promise<AxiosResponse> {
     const url = new URL(path, this.o.grafanaUrl).toString();
     try {
       return await this.http.request({
@@ -157,6 +169,7 @@ export class GrafanaLogin {
           'Content-Type': 'application/json',
           Accept: 'application/json',
           ...(cookies?.length ? { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') } : {}),
+          ...extra,
         },
         timeout: 10_000,
         maxRedirects: 0,

@@ -8,10 +8,19 @@ import type { Metrics } from '../metrics';
 import type { Renderer } from '../render/renderer';
 import { requireAuthToken } from './authToken';
 import { healthzGet } from './routes/healthz.get';
+import { linkGet } from './routes/link.get';
 import { metricsGet } from './routes/metrics.get';
 import { readyzGet } from './routes/readyz.get';
 import { renderGet } from './routes/render.get';
 import { sanitizePost } from './routes/sanitize.post';
+import { renderDashboardGet } from './routes/renderDashboard.get';
+import type { GrafanaApiDeps } from '../grafana/dashboards';
+import type { BatchGate } from '../render/batch';
+import { RecentRing } from './recent';
+import { requireStatusAuth } from './statusAuth';
+import { statusGet } from './routes/status.get';
+import { statusJsonGet, type StatusSnapshot } from './routes/statusJson.get';
+import { statusRenderGet } from './routes/statusRender.get';
 import { versionGet } from './routes/version.get';
 
 export interface AppDeps {
@@ -19,7 +28,12 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   renderer: Renderer;
+  /** panelshot's own way into Grafana's API (dashboard models for batches). */
+  grafana: GrafanaApiDeps;
+  batchGate: BatchGate;
   version: string;
+  /** Pool, memory, recycles and cache for the status page. */
+  snapshot(): Promise<StatusSnapshot>;
   status(): { pool: { size: number; busy: number; idle: number; queued: number }; warm: boolean };
   ready(): Promise<string | undefined>;
   refreshMetrics(): void;
@@ -29,6 +43,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createApp(d: AppDeps): express.Express {
   const app = express();
+  const recent = new RecentRing();
+  const deps = { ...d, recent };
   app.disable('x-powered-by');
   app.set('etag', false);
   // Behind nginx & co.: the client address and scheme come from X-Forwarded-* of trusted proxies.
@@ -46,14 +62,24 @@ export function createApp(d: AppDeps): express.Express {
   // BASE_PATH: a proxy that forwards /renderer/... unchanged reaches the same routes.
   const routes = express.Router();
   routes.get('/render/version', versionGet(d.version));
-  routes.get('/render', requireAuthToken(d.config.authTokens), renderGet(d));
+  routes.get('/render', requireAuthToken(d.config.authTokens), renderGet(deps));
+  routes.get('/render/dashboard', requireAuthToken(d.config.authTokens), renderDashboardGet(deps));
+  // Signed image links exist only with a LINK_SECRET: without one, /i/… is an unknown route.
+  if (d.config.linkSecrets.length) routes.get('/i/:file', linkGet(deps));
+  if (d.config.statusPage) {
+    const statusAuth = requireStatusAuth(d.config.authTokens, d.config.httpHost);
+    routes.get('/', statusAuth, statusGet(d.config.basePath, d.version));
+    routes.get('/status.json', statusAuth, statusJsonGet(d.snapshot, recent));
+    routes.get('/status/render', statusAuth, statusRenderGet(deps));
+  }
   routes.post('/sanitize', requireAuthToken(d.config.authTokens), sanitizePost());
   routes.get('/healthz', healthzGet(d.status));
   routes.get('/readyz', readyzGet(d.ready));
   routes.get('/metrics', metricsGet(d.metrics, d.refreshMetrics));
   app.use(d.config.basePath || '/', routes);
 
-  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/version, /healthz, /readyz, /metrics`)));
+  // A path under /i/ may be a link (a capability): it is not echoed back.
+  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/dashboard, /render/version, /healthz, /readyz, /metrics`)));
 
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     // express's own parser errors (e.g. malformed percent-encoding) carry a 4xx status.

@@ -4,12 +4,16 @@ import crypto from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { unauthorized } from '../errors';
 
-export function requireAuthToken(accepted: string[]): RequestHandler {
+/** True when `given` is one of `accepted`, compared in constant time. */
+export function tokenMatcher(accepted: string[]): (given: string | undefined) => boolean {
   const digests = accepted.map(digest);
+  return (given) => given !== undefined && digests.some((d) => crypto.timingSafeEqual(d, digest(given)));
+}
+
+export function requireAuthToken(accepted: string[]): RequestHandler {
+  const matches = tokenMatcher(accepted);
   return (req, _res, next) => {
-    const given = req.header('x-auth-token');
-    const ok = given !== undefined && digests.some((d) => crypto.timingSafeEqual(d, digest(given)));
-    next(ok ? undefined : unauthorized());
+    next(matches(req.header('x-auth-token')) ? undefined : unauthorized());
   };
 }
 

@@ -2,6 +2,7 @@
 // RenderRequest, or a 400/403 that says what is wrong. Nothing unchecked gets past here.
 import type { Config } from '../config';
 import { badRequest, forbiddenUrl } from '../errors';
+import { DEFAULT_QUALITY, type Encoding } from '../render/encode';
 import type { RenderRequest } from '../render/types';
 import { flag, parsePdfOptions } from './pdfParams';
 
@@ -26,11 +27,8 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
   const timeoutMs = Math.round(decimal(query, 'timeout', c.renderTimeoutS, 1, c.renderTimeoutMaxS) * 1000);
 
   // Empty stays PNG (the official renderer's v5 made it PDF, to its users' dismay).
-  const encoding = (one(query, 'encoding') ?? '').trim().toLowerCase();
-  if (encoding !== '' && encoding !== 'png' && encoding !== 'pdf') {
-    throw badRequest(`encoding=${truncate(encoding)} is not served on /render: use png (default) or pdf; CSV comes from /render/csv`);
-  }
-  const pdf = encoding === 'pdf' ? parsePdfOptions(query, url) : undefined;
+  const pdf = (one(query, 'encoding') ?? '').trim().toLowerCase() === 'pdf' ? parsePdfOptions(query, url) : undefined;
+  const output = pdf ? undefined : parseEncoding(query);
   const expandRows = flag(query, url, 'expandRows', false);
 
   const timezone = parseTimezone(one(query, 'timezone'));
@@ -55,10 +53,25 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
     if (!ACCEPT_LANGUAGE.test(acceptLanguage)) throw badRequest('the Accept-Language header is malformed');
     language = acceptLanguage.trim();
   }
-  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: language, renderKey: key, pdf, expandRows };
+  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: language, renderKey: key, output, pdf, expandRows };
 }
 
-function parsePageUrl(raw: string | undefined, c: Config): URL {
+/** `encoding` (png, jpeg, webp; empty = PNG, as Grafana expects) and `quality` (1..100, JPEG and WebP only). */
+export function parseEncoding(query: Query): Encoding {
+  const encoding = (one(query, 'encoding') ?? '').trim().toLowerCase();
+  const rawQuality = one(query, 'quality');
+  if (encoding === '' || encoding === 'png') {
+    if (rawQuality !== undefined && rawQuality.trim() !== '') throw badRequest('quality applies to encoding=jpeg or webp only (PNG is lossless)');
+    return { format: 'png' };
+  }
+  const format = encoding === 'jpg' ? 'jpeg' : encoding;
+  if (format !== 'jpeg' && format !== 'webp') {
+    throw badRequest(`encoding=${truncate(encoding)} is not served on /render: use png (default), jpeg, webp or pdf (CSV, /render/csv, is not served yet)`);
+  }
+  return { format, quality: integer(query, 'quality', DEFAULT_QUALITY, 1, 100, 'a whole number') };
+}
+
+export function parsePageUrl(raw: string | undefined, c: Config): URL {
   if (raw === undefined || raw.trim() === '') throw badRequest('url is required: the Grafana page to render, e.g. url=' + encodeURIComponent(`${c.grafanaUrl.origin}/d-solo/<uid>/<slug>?panelId=2`));
   if (raw.length > MAX_URL_LENGTH) throw badRequest(`url is longer than ${MAX_URL_LENGTH} characters`);
   let url: URL;
@@ -90,17 +103,17 @@ function parseTimezone(raw: string | undefined): string | undefined {
 }
 
 /** The single string value of a parameter; repeated or structured values are refused. */
-function one(query: Query, name: string): string | undefined {
+export function one(query: Query, name: string): string | undefined {
   const v = query[name];
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw badRequest(`${name} is given more than once`);
   return v;
 }
 
-function integer(query: Query, name: string, fallback: number, min: number, max: number): number {
+export function integer(query: Query, name: string, fallback: number, min: number, max: number, what = 'a whole number of CSS pixels'): number {
   const raw = one(query, name)?.trim();
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d{1,9}$/.test(raw)) throw badRequest(`${name} must be a whole number of CSS pixels between ${min} and ${max}, got "${truncate(raw)}"`);
+  if (!/^\d{1,9}$/.test(raw)) throw badRequest(`${name} must be ${what} between ${min} and ${max}, got "${truncate(raw)}"`);
   const n = Number(raw);
   if (n < min || n > max) throw badRequest(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
@@ -122,7 +135,7 @@ function cookieDomainMatches(host: string, domain: string): boolean {
   return h === d || (h.endsWith(`.${d}`) && !/^\d+(\.\d+){3}$/.test(h));
 }
 
-function truncate(s: string): string {
+export function truncate(s: string): string {
   const clean = s.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > 60 ? `${clean.slice(0, 60)}…` : clean;
 }

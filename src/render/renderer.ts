@@ -3,19 +3,23 @@
 // Grafana session and capture; each of those knows nothing of the others.
 import type { BrowserPool } from '../browser/pool';
 import type { Config } from '../config';
-import { browserFailed, grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
+import { browserFailed, cancelled, grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
 import type { GrafanaLogin, SessionCookie } from '../grafana/login';
 import { capture, TimeoutWithoutFrame, type CaptureSpec, type StageCookie } from './capture';
 import { isDashboardPage, kioskUrl } from './dashboard';
 import { pageBox, printPdf } from './pdf';
+import type { RenderCache } from './cache';
+import { encode, encodingLabel } from './encode';
 import { exactSize } from './stability';
-import type { RenderRequest, RenderResult, RenderTimings } from './types';
+import type { RenderedImage, RenderRequest, RenderResult, RenderTimings } from './types';
 
 export interface RendererDeps {
   config: Config;
   pool: BrowserPool;
   /** Undefined when no GRAFANA_USER/GRAFANA_PASS is configured. */
   login?: GrafanaLogin;
+  /** CACHE_TTL_S > 0: finished images of direct calls, reused within the TTL. */
+  cache?: RenderCache;
 }
 
 type BrowserAuth =
@@ -55,13 +59,39 @@ export class Renderer {
     this.loginPaths = [`${base}login`, `${base}user/auth-tokens/rotate`];
   }
 
+  /** A render in the format the request asks for (PNG unless `output` says otherwise). */
+  async image(req: RenderRequest, arrivedAt = Date.now()): Promise<RenderedImage> {
+    // Never for renderKey requests (a user's view) nor for batch panels (cancellable).
+    const output = req.output ?? { format: 'png' as const };
+    const cacheKey = this.d.cache && !req.renderKey && !req.signal ? `${shareKey(req)}|${encodingLabel(output)}` : undefined;
+    if (cacheKey) {
+      const hit = this.d.cache!.get(cacheKey);
+      if (hit) {
+        const totalMs = Date.now() - arrivedAt;
+        return { ...hit, timings: { queueMs: 0, authMs: 0, navigateMs: 0, dataMs: 0, stableMs: 0, framesCompared: 0, encodeMs: 0, totalMs }, trace: [] };
+      }
+    }
+    const r = await this.render(req, arrivedAt);
+    const encodeStart = Date.now();
+    // A PDF was made by the print step in the tab; a picture is encoded from the frame.
+    const img = r.pdf ? { body: r.pdf.body, contentType: 'application/pdf', ext: 'pdf' } : await encode(r.png, output);
+    const encodeMs = Date.now() - encodeStart;
+    const timings = { ...r.timings, encodeMs: r.timings.encodeMs + encodeMs, totalMs: r.timings.totalMs + encodeMs };
+    const image: RenderedImage = { ...img, settled: r.settled, timings, trace: r.trace, auth: r.auth, shared: r.shared };
+    // A best frame before the timeout is no answer to keep: the next request tries again.
+    if (cacheKey && image.settled) this.d.cache!.set(cacheKey, image);
+    return image;
+  }
+
   /**
    * Identical requests in flight at the same time share one render: a burst of alerts for
    * the same panel costs one Chrome, not one each. renderKey requests never share, since
    * each key stands for a user.
    */
   async render(req: RenderRequest, arrivedAt = Date.now()): Promise<RenderResult & { shared: boolean }> {
-    const key = req.renderKey ? undefined : shareKey(req);
+    // A cancellable render (a batch panel) neither joins nor offers sharing: its cancel must
+    // not fail somebody else's request.
+    const key = req.renderKey || req.signal ? undefined : shareKey(req);
     const running = key ? this.inflight.get(key) : undefined;
     if (running) return { ...(await running), shared: true };
     const p = this.renderWithRetry(req, arrivedAt);
@@ -89,7 +119,13 @@ export class Renderer {
   }
 
   private async renderOnce(req: RenderRequest, arrivedAt: number, deadline: number): Promise<RenderResult> {
+    if (req.signal?.aborted) throw cancelled();
     const session = await this.d.pool.acquire(deadline);
+    if (req.signal?.aborted) {
+      // Nobody waits for this any more: not even a page load.
+      this.d.pool.giveBack(session);
+      throw cancelled();
+    }
     session.deadline = deadline;
     const queueMs = Date.now() - arrivedAt;
     try {

@@ -1,6 +1,7 @@
 // What a render is asked to do and what it gives back: the boundary between the HTTP edge
 // and the orchestration.
 import type { PdfOptions } from './pdf';
+import type { EncodedImage, Encoding } from './encode';
 
 export interface RenderRequest {
   /** The Grafana page, already checked to be on GRAFANA_URL's origin. */
@@ -20,6 +21,10 @@ export interface RenderRequest {
   pdf?: PdfOptions;
   /** Expand collapsed dashboard rows before the page settles (a whole-dashboard render). */
   expandRows?: boolean;
+  /** How the settled frame is handed out (render/encode.ts); PNG when absent. */
+  output?: Encoding;
+  /** Set when nobody waits for the answer any more (a batch client left): no page is loaded for it. */
+  signal?: AbortSignal;
 }
 
 export interface RenderTimings {
@@ -51,4 +56,16 @@ export interface RenderResult {
 export interface PrintedPdf {
   body: Buffer;
   pages: number;
+}
+
+/** A finished render in the format the caller asked for. */
+export interface RenderedImage extends EncodedImage {
+  settled: boolean;
+  timings: RenderTimings;
+  trace: string[];
+  auth: RenderResult['auth'];
+  /** Shared with an identical request in flight. */
+  shared: boolean;
+  /** Seconds since this picture was rendered, when it came from the render cache. */
+  ageS?: number;
 }

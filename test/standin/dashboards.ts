@@ -110,10 +110,19 @@ function plainDashboard(uid: string): DashboardModel {
   };
 }
 
-/** The API answer for `uid`, or undefined (404) for uids starting with `missing`. */
+/** A panel id whose d-solo page answers HTTP 500: for a batch with one failing panel. */
+export const BROKEN_PANEL_ID = 500;
+
+/**
+ * The API answer for `uid`, or undefined (404) for uids starting with `missing`. `huge` has
+ * 5000 panels (a request no batch should take on); `flaky` is the plain board with panel 3
+ * replaced by BROKEN_PANEL_ID.
+ */
 export function dashboardByUid(uid: string): DashboardResponse | undefined {
   if (uid.startsWith('missing')) return undefined;
   const dashboard = uid === 'big' ? bigDashboard() : plainDashboard(uid);
+  if (uid === 'huge') dashboard.panels = gridOf(1, 5000, 4, 0, 6, (id) => `Panel ${id}`);
+  if (uid === 'flaky') dashboard.panels[2]!.id = BROKEN_PANEL_ID;
   const slug = slugify(dashboard.title);
   return { dashboard, meta: { slug, url: `/d/${encodeURIComponent(uid)}/${slug}`, folderTitle: 'General' } };
 }

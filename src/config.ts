@@ -184,6 +184,12 @@ export const KEYS = {
   MAX_HEIGHT: { schema: int(16, 16384), default: '8000', doc: 'Largest height in CSS pixels (also caps height=-1 full-page renders).' },
   MAX_SCALE: { schema: num(0.1, 8), default: '4', doc: 'Largest deviceScaleFactor.' },
   MAX_PIXELS: { schema: int(10_000, 400_000_000), default: '40000000', doc: 'Largest image in device pixels (width*scale*height*scale).' },
+  MAX_PDF_PAGES: {
+    schema: int(1, 10_000),
+    default: '100',
+    doc: 'Largest PDF in pages (encoding=pdf, /report); a longer page is cut after this many pages unless pdf.pageRanges asks for more, which is refused (413).',
+  },
+  MAX_PDF_BYTES: { schema: int(100_000, 2_000_000_000), default: '50000000', doc: 'Largest PDF in bytes; a bigger one is refused with 413.' },
   DEFAULT_TIMEZONE: {
     schema: optionalString.refine((v) => v === undefined || isValidTimezone(v), 'must be an IANA timezone such as Europe/Berlin'),
     doc: 'Timezone for renders whose request names none. Default: the browser\'s (the host\'s).',
@@ -268,6 +274,8 @@ export interface Config {
   maxHeight: number;
   maxScale: number;
   maxPixels: number;
+  maxPdfPages: number;
+  maxPdfBytes: number;
   defaultTimezone?: string;
   maxPanels: number;
   cacheTtlS: number;
@@ -348,6 +356,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
     maxHeight: v.MAX_HEIGHT,
     maxScale: v.MAX_SCALE,
     maxPixels: v.MAX_PIXELS,
+    maxPdfPages: v.MAX_PDF_PAGES,
+    maxPdfBytes: v.MAX_PDF_BYTES,
     defaultTimezone: v.DEFAULT_TIMEZONE,
     maxPanels: v.MAX_PANELS,
     cacheTtlS: v.CACHE_TTL_S,

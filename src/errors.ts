@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'forbidden_url'
   | 'forbidden_link'
   | 'not_found'
+  | 'output_too_large'
+  | 'not_implemented'
   | 'too_busy'
   | 'render_timeout'
   | 'grafana_login_failed'
@@ -71,6 +73,12 @@ export const grafanaAuthRejected = (msg: string) => new PanelshotError('grafana_
 /** Happens when Chrome or chromedriver crashed or misbehaved during the render, or no session exists and none can be started (e.g. the Selenium Grid is unreachable). → 503 */
 export const browserFailed = (msg: string) => new PanelshotError('browser_failed', msg, 1);
 
+/** Happens when a printed PDF has more pages than MAX_PDF_PAGES or more bytes than MAX_PDF_BYTES. → 413 */
+export const outputTooLarge = (msg: string) => new PanelshotError('output_too_large', msg);
+
+/** Happens when Grafana asks for a feature panelshot deliberately does not serve (POST /sanitize). → 501 */
+export const notImplemented = (msg: string) => new PanelshotError('not_implemented', msg);
+
 /** Happens while the service drains for shutdown. → 503 */
 export const shuttingDown = () => new PanelshotError('shutting_down', 'panelshot is shutting down', 5);
 
@@ -83,6 +91,8 @@ const STATUS: Record<ErrorCode, number> = {
   forbidden_url: 403,
   forbidden_link: 403,
   not_found: 404,
+  output_too_large: 413,
+  not_implemented: 501,
   render_timeout: 408,
   too_busy: 429,
   cancelled: 499,

@@ -77,7 +77,7 @@ describe('Grafana calling panelshot', () => {
   test('/render/version answers Grafana without a token', async () => {
     const res = await fetch(`${st.s.url}/render/version`, { headers: { 'User-Agent': 'Grafana/11.5.2' } });
     assert.equal(res.status, 200);
-    assert.equal((await res.json()).version, '3.4.0');
+    assert.equal((await res.json()).version, '3.10.0');
   });
 
   test('an alert screenshot request (capture_timeout 10 s, from=now-1h) answers within its timeout', async () => {
@@ -195,7 +195,7 @@ http {
     assert.equal(line?.client, '203.0.113.7');
 
     const version = await fetch(`http://127.0.0.1:${nginxPort}/renderer/render/version`);
-    assert.equal((await version.json()).version, '3.4.0');
+    assert.equal((await version.json()).version, '3.10.0');
     assert.equal((await fetch(`http://127.0.0.1:${nginxPort}/renderer/healthz`)).status, 200);
     const outside = await fetch(`${st.s.url.replace('/renderer', '')}/render/version`);
     assert.equal(outside.status, 404, 'without the prefix nothing is served');
@@ -222,7 +222,7 @@ describe('TLS', () => {
       assert.match(st.s.url, /^https:/);
       const { status, body } = await httpsGet(`${st.s.url}/render/version`, pki.ca);
       assert.equal(status, 200);
-      assert.equal(JSON.parse(body.toString()).version, '3.4.0');
+      assert.equal(JSON.parse(body.toString()).version, '3.10.0');
     } finally {
       await st.stop();
     }

@@ -150,8 +150,8 @@ describe('GET /render against the Grafana stand-in (session login)', () => {
       [{ url: PANEL, timeout: '100000' }, /timeout must be between/],
       [{ url: PANEL, timezone: 'Mars/Olympus' }, /timezone Mars\/Olympus is unknown/],
       [{ url: PANEL, timezone: '../../etc' }, /timezone is malformed/],
-      [{ url: PANEL, encoding: 'pdf' }, /encoding=pdf is not served/],
-      [{ url: PANEL, encoding: 'csv' }, /encoding=csv is not served/],
+      [{ url: PANEL, encoding: 'gif' }, /encoding=gif is not served/],
+      [{ url: PANEL, encoding: 'csv' }, /encoding=csv is not served on \/render.*\/render\/csv/],
       [{ url: PANEL, renderKey: 'abc;Path=/' , domain: '127.0.0.1' }, /renderKey is malformed/],
       [{ url: PANEL, renderKey: 'abc' }, /renderKey needs domain/],
       [{ url: PANEL, width: '4000', height: '8000', deviceScaleFactor: '4' }, /MAX_PIXELS/],
@@ -171,7 +171,7 @@ describe('GET /render against the Grafana stand-in (session login)', () => {
     const r = await st.get('/render/version');
     assert.equal(r.status, 200);
     const body = await r.json();
-    assert.equal(body.version, '3.4.0');
+    assert.equal(body.version, '3.10.0');
     assert.match(body.panelshot, /^\d+\.\d+\.\d+/);
   });
 

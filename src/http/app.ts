@@ -12,6 +12,7 @@ import { linkGet } from './routes/link.get';
 import { metricsGet } from './routes/metrics.get';
 import { readyzGet } from './routes/readyz.get';
 import { renderGet } from './routes/render.get';
+import { sanitizePost } from './routes/sanitize.post';
 import { renderDashboardGet } from './routes/renderDashboard.get';
 import type { GrafanaApiDeps } from '../grafana/dashboards';
 import type { BatchGate } from '../render/batch';
@@ -71,6 +72,7 @@ export function createApp(d: AppDeps): express.Express {
     routes.get('/status.json', statusAuth, statusJsonGet(d.snapshot, recent));
     routes.get('/status/render', statusAuth, statusRenderGet(deps));
   }
+  routes.post('/sanitize', requireAuthToken(d.config.authTokens), sanitizePost());
   routes.get('/healthz', healthzGet(d.status));
   routes.get('/readyz', readyzGet(d.ready));
   routes.get('/metrics', metricsGet(d.metrics, d.refreshMetrics));

@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import { badRequest, forbiddenUrl } from '../errors';
 import { DEFAULT_QUALITY, type Encoding } from '../render/encode';
 import type { RenderRequest } from '../render/types';
+import { flag, parsePdfOptions } from './pdfParams';
 
 type Query = Record<string, unknown>;
 
@@ -25,7 +26,10 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
   }
   const timeoutMs = Math.round(decimal(query, 'timeout', c.renderTimeoutS, 1, c.renderTimeoutMaxS) * 1000);
 
-  const output = parseEncoding(query);
+  // Empty stays PNG (the official renderer's v5 made it PDF, to its users' dismay).
+  const pdf = (one(query, 'encoding') ?? '').trim().toLowerCase() === 'pdf' ? parsePdfOptions(query, url) : undefined;
+  const output = pdf ? undefined : parseEncoding(query);
+  const expandRows = flag(query, url, 'expandRows', false);
 
   const timezone = parseTimezone(one(query, 'timezone'));
   const renderKey = one(query, 'renderKey');
@@ -49,7 +53,7 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
     if (!ACCEPT_LANGUAGE.test(acceptLanguage)) throw badRequest('the Accept-Language header is malformed');
     language = acceptLanguage.trim();
   }
-  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: language, renderKey: key, output };
+  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: language, renderKey: key, output, pdf, expandRows };
 }
 
 /** `encoding` (png, jpeg, webp; empty = PNG, as Grafana expects) and `quality` (1..100, JPEG and WebP only). */
@@ -62,7 +66,7 @@ export function parseEncoding(query: Query): Encoding {
   }
   const format = encoding === 'jpg' ? 'jpeg' : encoding;
   if (format !== 'jpeg' && format !== 'webp') {
-    throw badRequest(`encoding=${truncate(encoding)} is not served: use png (default), jpeg or webp`);
+    throw badRequest(`encoding=${truncate(encoding)} is not served on /render: use png (default), jpeg, webp or pdf (CSV, /render/csv, is not served yet)`);
   }
   return { format, quality: integer(query, 'quality', DEFAULT_QUALITY, 1, 100, 'a whole number') };
 }

@@ -40,7 +40,7 @@ export async function sendImage(
       'X-Panelshot-Settled': String(img.settled),
       'X-Panelshot-Shared': String(img.shared),
       'Server-Timing': serverTiming(t),
-      'Content-Disposition': `inline; filename="panel.${img.ext}"`,
+      'Content-Disposition': `inline; filename="${fileName(request.url)}.${img.ext}"`,
       ETag: `"${crypto.createHash('sha1').update(img.body).digest('hex')}"`,
       ...(img.ageS !== undefined ? { Age: String(img.ageS) } : {}),
     });
@@ -71,4 +71,17 @@ export function serverTiming(t: RenderTimings): string {
     ['total', t.totalMs],
   ];
   return parts.map(([n, d]) => `${n};dur=${Math.max(0, Math.round(d))}`).join(', ');
+}
+
+/** A safe file name: the dashboard's slug from `/d/<uid>/<slug>` or `/d-solo/…`, else "panel". */
+export function fileName(url: URL): string {
+  const slug = /\/d(?:-solo)?\/[^/]+\/([^/?#]+)/.exec(url.pathname)?.[1] ?? '';
+  let decoded = slug;
+  try {
+    decoded = decodeURIComponent(slug);
+  } catch {
+    // keep it as it is
+  }
+  const safe = decoded.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 80);
+  return safe || 'panel';
 }

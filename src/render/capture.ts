@@ -3,6 +3,7 @@
 // and hand back the last frame. Knows nothing of pools, queues or Grafana logins.
 import type { BrowserSession } from '../browser/session';
 import { forbiddenUrl, grafanaUnreachable } from '../errors';
+import { EXPAND_ROWS_EXPRESSION } from './dashboard';
 import { pageQuiet, STATE_EXPRESSION, type PageState } from './pageSignals';
 import { sameFrame } from './stability';
 
@@ -20,6 +21,10 @@ export interface CaptureSpec {
   url: URL;
   width: number;
   height: number | 'full';
+  /** For height 'full': the viewport the page first loads in (then it grows to the document). */
+  firstHeight?: number;
+  /** Click collapsed dashboard rows open once the page is first quiet. */
+  expandRows?: boolean;
   scale: number;
   maxHeight: number;
   timezone?: string;
@@ -59,7 +64,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   // For the debug log: when each step happened, in ms since the start of the capture.
   const trace: string[] = [];
   const mark = (what: string) => trace.push(`${Date.now() - t0}:${what}`);
-  let viewportHeight = spec.height === 'full' ? VIEWPORT_HEIGHT_FOR_FULL_PAGE : spec.height;
+  let viewportHeight = spec.height === 'full' ? Math.min(spec.firstHeight ?? VIEWPORT_HEIGHT_FOR_FULL_PAGE, spec.maxHeight) : spec.height;
   await setViewport(session, spec.width, viewportHeight, spec.scale);
   await session.setTimezone(spec.timezone);
   await session.setLanguage(spec.acceptLanguage);
@@ -79,7 +84,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   let equalFrames = 0;
   let framesCompared = 0;
   let quietSince: number | undefined;
-  let resized = spec.height !== 'full';
+  let rowsExpanded = !spec.expandRows;
   let animatingSince: number | undefined;
   let scheduledSince: number | undefined;
 
@@ -121,12 +126,24 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       continue;
     }
 
-    if (!resized) {
+    if (!rowsExpanded) {
+      rowsExpanded = true;
+      const opened = await session.cdp<{ result?: { value?: number } }>('Runtime.evaluate', { expression: EXPAND_ROWS_EXPRESSION, returnByValue: true }, remaining(spec.deadline));
+      if (opened.result?.value) {
+        mark(`expanded:${opened.result.value}`);
+        quietSince = undefined;
+        continue;
+      }
+    }
+
+    const grown = Math.min(state.scrollHeight, spec.maxHeight);
+    if (spec.height === 'full' && grown > viewportHeight) {
       // height=-1: grow the viewport to the document once its content is there, then wait
-      // for the newly visible panels like for any other.
-      viewportHeight = Math.max(1, Math.min(state.scrollHeight, spec.maxHeight));
+      // for the newly visible (lazily loaded) panels like for any other. Again when those
+      // make the document taller still (expanded rows, repeated panels).
+      viewportHeight = grown;
       await setViewport(session, spec.width, viewportHeight, spec.scale);
-      resized = true;
+      mark(`grown:${grown}`);
       best = undefined;
       equalFrames = 0;
       quietSince = undefined;

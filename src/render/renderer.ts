@@ -6,6 +6,8 @@ import type { Config } from '../config';
 import { browserFailed, cancelled, grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
 import type { GrafanaLogin, SessionCookie } from '../grafana/login';
 import { capture, TimeoutWithoutFrame, type CaptureSpec, type StageCookie } from './capture';
+import { isDashboardPage, kioskUrl } from './dashboard';
+import { pageBox, printPdf } from './pdf';
 import type { RenderCache } from './cache';
 import { encode, encodingLabel } from './encode';
 import { exactSize } from './stability';
@@ -28,6 +30,8 @@ type BrowserAuth =
 
 /** Time kept back from the caller's timeout for encoding and sending the answer. */
 const ANSWER_MARGIN_MS = 300;
+/** Time kept back from the capture of a PDF render for printing it. */
+const PRINT_MARGIN_MS = 1500;
 /** A retry is only worth it with this much of the request's time left. */
 const MIN_RETRY_MS = 1500;
 
@@ -43,7 +47,7 @@ function unwrap(e: unknown): unknown {
 }
 
 function shareKey(r: RenderRequest): string {
-  return JSON.stringify([r.url.toString(), r.width, r.height, r.deviceScaleFactor, r.timeoutMs, r.timezone ?? '', r.acceptLanguage ?? '']);
+  return JSON.stringify([r.url.toString(), r.width, r.height, r.deviceScaleFactor, r.timeoutMs, r.timezone ?? '', r.acceptLanguage ?? '', r.pdf ?? null, r.expandRows ?? false]);
 }
 
 export class Renderer {
@@ -69,7 +73,8 @@ export class Renderer {
     }
     const r = await this.render(req, arrivedAt);
     const encodeStart = Date.now();
-    const img = await encode(r.png, output);
+    // A PDF was made by the print step in the tab; a picture is encoded from the frame.
+    const img = r.pdf ? { body: r.pdf.body, contentType: 'application/pdf', ext: 'pdf' } : await encode(r.png, output);
     const encodeMs = Date.now() - encodeStart;
     const timings = { ...r.timings, encodeMs: r.timings.encodeMs + encodeMs, totalMs: r.timings.totalMs + encodeMs };
     const image: RenderedImage = { ...img, settled: r.settled, timings, trace: r.trace, auth: r.auth, shared: r.shared };
@@ -127,7 +132,9 @@ export class Renderer {
       let authStart = Date.now();
       let auth = await this.browserAuth(req);
       let authMs = Date.now() - authStart;
-      let outcome = await this.attempt(session, req, auth, deadline);
+      // A PDF is printed after the page settled: that step gets its own slice of the time.
+      const captureDeadline = req.pdf ? deadline - Math.min(PRINT_MARGIN_MS, req.timeoutMs / 4) : deadline;
+      let outcome = await this.attempt(session, req, auth, captureDeadline);
       if (outcome.kind === 'login-page' && auth.kind === 'session') {
         // Grafana stopped accepting our session (expired, revoked, restarted): one fresh
         // login and one more try, in a clean tab.
@@ -136,12 +143,17 @@ export class Renderer {
         authStart = Date.now();
         auth = await this.browserAuth(req);
         authMs += Date.now() - authStart;
-        outcome = await this.attempt(session, req, auth, deadline);
+        outcome = await this.attempt(session, req, auth, captureDeadline);
       }
       if (outcome.kind === 'login-page') throw this.loginPageError(auth.kind, outcome.path);
 
       const encodeStart = Date.now();
-      const png = await exactSize(outcome.png, Math.round(req.width * req.deviceScaleFactor), Math.round(outcome.cssHeight * req.deviceScaleFactor));
+      if (!outcome.settled && this.d.config.onTimeout === 'error') {
+        throw renderTimeout(`the page did not settle within ${req.timeoutMs} ms (ON_TIMEOUT=error)`);
+      }
+      // The output step: the settled frame as PNG, or the settled page printed to PDF.
+      const png = req.pdf ? outcome.png : await exactSize(outcome.png, Math.round(req.width * req.deviceScaleFactor), Math.round(outcome.cssHeight * req.deviceScaleFactor));
+      const pdf = req.pdf ? await printPdf(session, req.pdf, req.width, { maxPages: this.d.config.maxPdfPages, maxBytes: this.d.config.maxPdfBytes }, deadline) : undefined;
       const timings: RenderTimings = {
         queueMs,
         authMs,
@@ -152,10 +164,7 @@ export class Renderer {
         encodeMs: Date.now() - encodeStart,
         totalMs: Date.now() - arrivedAt,
       };
-      if (!outcome.settled && this.d.config.onTimeout === 'error') {
-        throw renderTimeout(`the page did not settle within ${req.timeoutMs} ms (ON_TIMEOUT=error)`);
-      }
-      return { png, settled: outcome.settled, timings, trace: outcome.trace, auth: auth.kind };
+      return { png, pdf, settled: outcome.settled, timings, trace: outcome.trace, auth: auth.kind };
     } catch (e) {
       if (e instanceof TimeoutWithoutFrame) throw renderTimeout(`the page produced no picture within ${req.timeoutMs} ms`);
       if (e instanceof PanelshotError) throw e;
@@ -170,10 +179,15 @@ export class Renderer {
 
   private async attempt(session: Parameters<typeof capture>[0], req: RenderRequest, auth: BrowserAuth, deadline: number) {
     const c = this.d.config;
+    // Whole dashboards (PDF, height=-1) are shown the way kiosk mode shows them. A PDF page
+    // is laid out at the paper's page box for the requested width, so print and screen agree.
+    const whole = req.pdf !== undefined || req.height === 'full';
     const spec: CaptureSpec = {
-      url: req.url,
+      url: whole ? kioskUrl(req.url) : req.url,
       width: req.width,
-      height: req.height,
+      height: req.pdf ? 'full' : req.height,
+      firstHeight: req.pdf ? Math.floor(pageBox(req.pdf, req.width).pageHeight) : undefined,
+      expandRows: req.expandRows && isDashboardPage(req.url),
       scale: req.deviceScaleFactor,
       maxHeight: c.maxHeight,
       timezone: req.timezone ?? c.defaultTimezone,

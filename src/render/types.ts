@@ -1,5 +1,6 @@
 // What a render is asked to do and what it gives back: the boundary between the HTTP edge
 // and the orchestration.
+import type { PdfOptions } from './pdf';
 import type { EncodedImage, Encoding } from './encode';
 
 export interface RenderRequest {
@@ -16,6 +17,10 @@ export interface RenderRequest {
   acceptLanguage?: string;
   /** Grafana's mode: the browser carries only this cookie, for `domain`. */
   renderKey?: { key: string; domain: string };
+  /** Print the settled page to PDF (render/pdf.ts) instead of answering the frame as PNG. */
+  pdf?: PdfOptions;
+  /** Expand collapsed dashboard rows before the page settles (a whole-dashboard render). */
+  expandRows?: boolean;
   /** How the settled frame is handed out (render/encode.ts); PNG when absent. */
   output?: Encoding;
   /** Set when nobody waits for the answer any more (a batch client left): no page is loaded for it. */
@@ -37,6 +42,8 @@ export interface RenderTimings {
 
 export interface RenderResult {
   png: Buffer;
+  /** The printed page when the request asked for `pdf`. */
+  pdf?: PrintedPdf;
   /** False when the timeout came first and this is the best frame so far. */
   settled: boolean;
   timings: RenderTimings;
@@ -44,6 +51,11 @@ export interface RenderResult {
   trace: string[];
   /** How the browser was authenticated, for logs and metrics (never the secret). */
   auth: 'renderKey' | 'session' | 'token' | 'none';
+}
+
+export interface PrintedPdf {
+  body: Buffer;
+  pages: number;
 }
 
 /** A finished render in the format the caller asked for. */

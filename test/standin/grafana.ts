@@ -13,7 +13,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { BROKEN_PANEL_ID, dashboardByUid } from './dashboards';
+import { BIG_HOSTS, BROKEN_PANEL_ID, dashboardByUid, type DashboardModel, type PanelModel } from './dashboards';
 
 export interface StandinOptions {
   host?: string;
@@ -320,6 +320,8 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       wave: q.has('wave') ? { after: clampMs(q.get('wave'), 0), kind: q.get('waveKind') === 'module' ? 'module' : 'timer' } : null,
       rearm: q.get('rearm') === 'forever',
     };
+    const model = kind === 'dashboard' && uid === 'big' ? dashboardByUid(uid)!.dashboard : undefined;
+    if (model) return sendHtml(res, 200, gridDashboardPage(cfg, model, q));
     sendHtml(res, 200, kind === 'panel' ? panelPage(cfg) : dashboardPage(cfg, uid));
   }
 
@@ -608,6 +610,19 @@ interface PageConfig {
   wave: { after: number; kind: 'timer' | 'module' } | null;
   /** Re-arms a 100 ms timer forever (a poller, a clock): never "done" by its timers. */
   rearm: boolean;
+  /** Grid dashboards only: the items to lay out; panels then load lazily, as in Grafana. */
+  grid?: GridItem[];
+}
+
+/** One item of the 24-column grid as the page lays it out (rows carry their hidden panels). */
+export interface GridItem {
+  id: string;
+  title: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  row?: { collapsed: boolean; panels: GridItem[] };
 }
 
 const BASE_CSS = `
@@ -665,6 +680,68 @@ body{overflow:visible}
 ${cfg.panels.map((id) => panelHtml(id, '400px')).join('\n')}
 </div>
 ${configScript(cfg)}
+</body></html>`;
+}
+
+/** Grafana's grid: 24 columns, 30 px cells, 8 px between them. */
+export const GRID = { columns: 24, cellHeight: 30, margin: 8 };
+
+/** The hosts a `var-host` selection stands for: All (or nothing) = every host. */
+export function selectedHosts(q: URLSearchParams): string[] {
+  const picked = q.getAll('var-host');
+  if (picked.length === 0 || picked.includes('$__all') || picked.includes('All')) return BIG_HOSTS;
+  return BIG_HOSTS.filter((h) => picked.includes(h));
+}
+
+/** The dashboard model as Grafana shows it: repeats expanded per selected value, rows as items. */
+export function gridItems(model: DashboardModel, q: URLSearchParams): GridItem[] {
+  const item = (p: PanelModel): GridItem => ({ id: String(p.id), title: p.title, ...p.gridPos });
+  const out: GridItem[] = [];
+  for (const p of model.panels) {
+    if (p.type === 'row') {
+      out.push({ ...item(p), row: { collapsed: !!p.collapsed, panels: (p.panels ?? []).map(item) } });
+    } else if (p.repeat) {
+      const values = p.repeat === 'host' ? selectedHosts(q) : [];
+      const perRow = Math.max(1, Math.min(values.length, p.maxPerRow ?? 4));
+      const w = Math.floor(GRID.columns / perRow);
+      values.forEach((v, i) => {
+        const h = p.gridPos.h;
+        out.push({ id: i === 0 ? String(p.id) : `${p.id}-${v}`, title: p.title.replace(`$${p.repeat}`, v), x: (i % perRow) * w, y: p.gridPos.y + Math.floor(i / perRow) * h, w, h });
+      });
+    } else {
+      out.push(item(p));
+    }
+  }
+  return out;
+}
+
+/**
+ * A Grafana-like dashboard page: nav bar and side menu (hidden with `kiosk`), rows with
+ * headers (a collapsed row opens when its title is clicked; Grafana offers no URL for
+ * that), panels laid out on the 24-column grid with transforms as react-grid-layout does,
+ * each panel starting its query only once it scrolls into view.
+ */
+function gridDashboardPage(cfg: PageConfig, model: DashboardModel, q: URLSearchParams): string {
+  const kiosk = q.has('kiosk');
+  const config = { ...cfg, grid: gridItems(model, q) };
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(model.title)} - Dashboards - Grafana</title>
+<style>${BASE_CSS}
+body{overflow:visible}
+.navbar{position:fixed;left:0;right:0;top:0;height:40px;line-height:40px;padding:0 16px;background:#181b1f;border-bottom:1px solid #2c3235;z-index:2}
+.sidemenu{position:fixed;left:0;top:40px;bottom:0;width:56px;background:#181b1f;border-right:1px solid #2c3235;z-index:2}
+.page{padding:${kiosk ? '0' : '48px 8px 8px 64px'}}
+.react-grid-layout{position:relative}
+.react-grid-item{position:absolute;left:0;top:0;box-sizing:border-box}
+.react-grid-item .panel{width:100%;height:100%}
+.dashboard-row{height:30px;line-height:30px;font-size:16px}
+.dashboard-row__title{background:none;border:0;color:#ccccdc;font:inherit;cursor:pointer;padding:0}
+.dashboard-row__count{color:#6e7580;font-size:12px;margin-left:8px}
+</style></head>
+<body>
+${kiosk ? '' : `<div class="navbar" aria-label="Grafana navbar">Home › Dashboards › ${escapeHtml(model.title)}</div><div class="sidemenu" aria-label="Side menu"></div>`}
+<div class="page"><div class="react-grid-layout"></div></div>
+${configScript(config)}
 </body></html>`;
 }
 
@@ -763,12 +840,21 @@ const CLIENT_JS = String.raw`
     this.body = root.querySelector('.panel-body');
     this.canvas = root.querySelector('canvas');
     this.spinner = root.querySelector('.panel-loading');
-    this.state = 'loading';
+    // A lazy panel waits, without a loading indicator, until it scrolls into view.
+    this.state = this.spinner ? 'loading' : 'idle';
     this.progress = 0;
   }
 
   Panel.prototype.load = function () {
     var self = this;
+    if (!self.spinner) {
+      self.spinner = document.createElement('div');
+      self.spinner.className = 'panel-loading';
+      self.spinner.setAttribute('aria-label', 'Loading');
+      self.body.appendChild(self.spinner);
+      self.state = 'loading';
+      updateState();
+    }
     var req = { panelId: self.id, timezone: tz, language: lang };
     if (cfg.dataDelay !== null) req.dataDelay = cfg.dataDelay;
     fetch('/api/ds/query', {
@@ -944,17 +1030,88 @@ const CLIENT_JS = String.raw`
     ctx.fillText(tz + ' · ' + lang, L + pw, 2);
   };
 
+  // ---- grid dashboards: react-grid-layout positions, rows, lazy loading ----
+  var G = { columns: 24, cellHeight: 30, margin: 8 };
+  var layout = document.querySelector('.react-grid-layout');
+  var items = [];
+  var lazy = 'IntersectionObserver' in window ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) {
+      if (!e.isIntersecting) return;
+      lazy.unobserve(e.target);
+      panels.forEach(function (p) { if (p.root === e.target && p.state === 'idle') p.load(); });
+    });
+  }) : null;
+
+  function escapeText(s) { var d = document.createElement('div'); d.textContent = s; return d.innerHTML; }
+
+  function gridElement(item) {
+    var el = document.createElement('div');
+    el.className = 'react-grid-item';
+    if (item.row) {
+      el.innerHTML = '<div class="dashboard-row' + (item.row.collapsed ? ' dashboard-row--collapsed' : '') + '">' +
+        '<button class="dashboard-row__title" aria-expanded="' + !item.row.collapsed + '" data-testid="data-testid dashboard-row-title-' + escapeText(item.title) + '">' +
+        (item.row.collapsed ? '&#9656; ' : '&#9662; ') + escapeText(item.title) +
+        (item.row.collapsed ? '<span class="dashboard-row__count">(' + item.row.panels.length + ' panels)</span>' : '') + '</button></div>';
+      el.querySelector('button').addEventListener('click', function () { toggleRow(item, el); });
+    } else {
+      el.innerHTML = '<div class="panel" data-panel-id="' + escapeText(item.id) + '"><div class="panel-title">' + escapeText(item.title) + '</div>' +
+        '<div class="panel-body"><canvas></canvas></div></div>';
+      var p = new Panel(el.querySelector('.panel'));
+      p.root = el;
+      panels.push(p);
+      if (lazy) lazy.observe(el); else p.load();
+    }
+    item.el = el;
+    layout.appendChild(el);
+    return el;
+  }
+
+  function position() {
+    var width = layout.getBoundingClientRect().width;
+    var col = (width - G.margin * (G.columns - 1)) / G.columns;
+    var bottom = 0;
+    items.forEach(function (it) {
+      var left = Math.round(it.x * (col + G.margin)), top = it.y * (G.cellHeight + G.margin);
+      var w = Math.round(it.w * col + (it.w - 1) * G.margin), h = it.h * G.cellHeight + (it.h - 1) * G.margin;
+      it.el.style.transform = 'translate(' + left + 'px,' + top + 'px)';
+      it.el.style.width = w + 'px';
+      it.el.style.height = h + 'px';
+      bottom = Math.max(bottom, top + h);
+    });
+    layout.style.height = bottom + 'px';
+  }
+
+  function toggleRow(item, el) {
+    if (!item.row.collapsed) return;
+    item.row.collapsed = false;
+    layout.removeChild(el);
+    items.splice(items.indexOf(item), 1);
+    var copy = { id: item.id, title: item.title, x: item.x, y: item.y, w: item.w, h: item.h, row: { collapsed: false, panels: [] } };
+    items.push(copy);
+    gridElement(copy);
+    item.row.panels.forEach(function (p) { items.push(p); gridElement(p); });
+    position();
+    updateState();
+  }
+
   function start() {
-    var roots = document.querySelectorAll('.panel');
-    for (var i = 0; i < roots.length; i++) panels.push(new Panel(roots[i]));
+    if (cfg.grid) {
+      items = cfg.grid.slice();
+      items.forEach(gridElement);
+      position();
+    } else {
+      var roots = document.querySelectorAll('.panel');
+      for (var i = 0; i < roots.length; i++) panels.push(new Panel(roots[i]));
+    }
     updateState();
     if (cfg.extra) fetch(cfg.extra, { mode: 'no-cors' }).catch(function () {});
     if (cfg.rearm) (function tick() { setTimeout(tick, 100); })();
-    panels.forEach(function (p) { p.load(); });
+    panels.forEach(function (p) { if (p.state === 'loading') p.load(); });
   }
 
   // A viewport change (e.g. device metrics set after load) re-fits finished charts once.
   window.addEventListener('resize', function () {
+    if (cfg.grid) position();
     panels.forEach(function (p) { if (p.state === 'done') p.draw(1, null); });
   });
 

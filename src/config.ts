@@ -187,7 +187,7 @@ export const KEYS = {
   MAX_PDF_PAGES: {
     schema: int(1, 10_000),
     default: '100',
-    doc: 'Largest PDF in pages (encoding=pdf, /report); a longer page is cut after this many pages unless pdf.pageRanges asks for more, which is refused (413).',
+    doc: 'Largest PDF in pages (encoding=pdf); a longer page is cut after this many pages unless pdf.pageRanges asks for more, which is refused (413).',
   },
   MAX_PDF_BYTES: { schema: int(100_000, 2_000_000_000), default: '50000000', doc: 'Largest PDF in bytes; a bigger one is refused with 413.' },
   DEFAULT_TIMEZONE: {

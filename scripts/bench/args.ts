@@ -11,7 +11,7 @@ export interface BenchArgs {
   latencyRenders: number;
   /** Pause before each single render, so it meets an idle service (previous reset done). */
   latencyGapMs: number;
-  /** PSS sampling period during the throughput run; each sample costs ~100 ms of CPU. */
+  /** PSS sampling period, every phase from panelshot's spawn to its stop (a separate process). */
   pssIntervalMs: number;
   width: number;
   height: number;
@@ -21,6 +21,14 @@ export interface BenchArgs {
   env: Record<string, string>;
   /** A git ref to build and compare with, render for render (--baseline). */
   baseline?: string;
+  /** Read every process's smaps_rollup in every sample (see TreePss). */
+  pssExact: boolean;
+  /** Skip references, floor and comparison: for screening flags by memory and throughput. */
+  noFloor: boolean;
+  /** --curves: cost against size, concurrency, panels and time instead of the table. */
+  curves: boolean;
+  /** Length of the sustained run of --curves. */
+  sustainedMinutes: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -32,11 +40,18 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --renders N          renders in the throughput run (default 40)
   --latency-renders N  sequential single renders, also the floor's panels (default 10)
   --latency-gap MS     idle pause before each single render (default 500)
-  --pss-interval MS    PSS sampling period under load (default 1000; a sample costs ~100 ms CPU)
+  --pss-interval MS    PSS sampling period, all phases, in a child process (default 200)
+  --pss-exact          read every process's smaps_rollup in every sample (default: only
+                       those whose RSS moved ≥ 512 KiB or last read ≥ 1 s ago; exact is slow)
   --width PX --height PX  render size (default 1000x500)
   --out FILE           JSON results (default bench-results/bench.json)
   --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
   --quick              smoke run: 3 latency renders, 8 throughput renders
+  --no-floor           skip references, floor and image comparison (screening Chrome flags
+                       by memory and throughput; latency ratios and correctness show n/a)
+  --curves             instead: cost curves against image size, concurrency (1, 2, 4, 8),
+                       panels per page and a sustained run; charts in bench-results/
+  --sustained-min N    length of the sustained run of --curves (default 2; the issue's is 10)
   --baseline REF       also build git REF in a temporary worktree and compare single-render
                        latency with it, interleaved render for render (POOL_SIZE=1 each)
 `;
@@ -50,12 +65,16 @@ export function parseArgs(argv: string[]): BenchArgs {
     renders: 40,
     latencyRenders: 10,
     latencyGapMs: 500,
-    pssIntervalMs: 1000,
+    pssIntervalMs: 200,
     width: 1000,
     height: 500,
     out: 'bench-results/bench.json',
     quick: false,
     env: {},
+    curves: false,
+    noFloor: false,
+    pssExact: false,
+    sustainedMinutes: 2,
   };
   let rendersGiven = false;
   let latencyGiven = false;
@@ -86,6 +105,10 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--out': a.out = value(); break;
       case '--quick': a.quick = true; break;
       case '--baseline': a.baseline = value(); break;
+      case '--curves': a.curves = true; break;
+      case '--no-floor': a.noFloor = true; break;
+      case '--pss-exact': a.pssExact = true; break;
+      case '--sustained-min': a.sustainedMinutes = int(1); break;
       case '--env': {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -97,6 +120,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       default: throw new UsageError(`unknown flag ${flag}`);
     }
   }
+  if (a.noFloor && a.baseline) throw new UsageError('--baseline compares pictures with the references, which --no-floor skips');
   // --quick only shrinks what was not asked for explicitly.
   if (a.quick) {
     if (!latencyGiven) a.latencyRenders = 3;

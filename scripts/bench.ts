@@ -17,7 +17,7 @@ import { cpuBusySince, cpuTimes, processCpuMs } from './bench/cpu';
 import { panelshotProcesses, PssSampler, roundedKinds, summarize as summarizePss, type PeakPss, type PssSeries } from './bench/memory';
 import { writeChart } from './bench/chart';
 import { ensureBuilt, render, startPanelshot, type Panelshot, type RenderAnswer } from './bench/panelshot';
-import { buildBaseline } from './bench/baseline';
+import { buildBaseline, type Baseline } from './bench/baseline';
 import { runCurves } from './bench/curves';
 import { mib, ms, ratio, table, type Row } from './bench/report';
 import { median, percentile, round } from './bench/stats';
@@ -85,13 +85,13 @@ async function main(): Promise<number> {
     }
     measured.memory = memoryOf(series);
     const logins = g.stats.logins;
-    const ab = args.baseline ? await compareWithBaseline(g, args, args.baseline, latencyPanels, refs) : undefined;
+    const ab = args.baselines.length ? await compareWithBaselines(g, args, latencyPanels, refs) : undefined;
 
     const answers = [...measured.latency, ...measured.load];
     const shares = args.noFloor ? answers.map(() => NaN) : await compare(answers, refs);
     const failed = answers.filter((a) => a.status !== 200);
     const result = summarize(args, { floor, measured, shares, logins, startupMs: ps.startupMs, buildMs, leftover, benchMs: Date.now() - startedAt });
-    if (ab) addBaseline(result, ab, floor.medianMs);
+    if (ab) addBaselines(result, ab, floor.medianMs);
     const chartFile = args.out.replace(/(\.json)?$/, '.memory.png');
     await writeChart(chartFile, memoryChart(series, `panelshot PSS, POOL_SIZE=${args.pool}, concurrency ${args.concurrency}, ${args.width}×${args.height}`, TARGETS.peakPssMiB));
     (result.json as Record<string, unknown>).memorySeries = seriesJson(series);
@@ -241,61 +241,70 @@ async function measurePanelshot(ps: Panelshot, g: Standin, args: BenchArgs, late
   return { latency, load, loadWallMs, loadCpuBusy, cpuMsPerRender, idle, framesCompared: ps.framesCompared };
 }
 
+interface AbSide {
+  /** 'this' or the git ref. */
+  name: string;
+  commit?: string;
+  ms: number[];
+}
+
 interface AbResult {
-  ref: string;
-  commit: string;
-  thisMs: number[];
-  baselineMs: number[];
-  /** Renders that were not 200, or not equal to the settled frame, on either side. */
+  sides: AbSide[];
+  /** Renders that were not 200, or not equal to the settled frame, on any side. */
   failed: number;
 }
 
 /**
- * This build and `ref` side by side: both started fresh with POOL_SIZE=1, then the same
- * panels rendered one at a time, alternating which one goes first, so drift of the machine
- * hits both alike. Only single-render latency: the question is what a change costs a render.
+ * This build and each baseline ref side by side: all started fresh with POOL_SIZE=1, then
+ * the same panels rendered one at a time by each, rotating which one goes first, so drift
+ * of the machine hits all alike. Only single-render latency: the question is what a change
+ * costs a render.
  */
-async function compareWithBaseline(g: Standin, args: BenchArgs, ref: string, panelsToRender: Map<number, string>, refs: Map<number, Buffer>): Promise<AbResult> {
-  const base = buildBaseline(ref);
-  log(`baseline ${ref} (${base.commit}) built`);
-  const sides: Panelshot[] = [];
+async function compareWithBaselines(g: Standin, args: BenchArgs, panelsToRender: Map<number, string>, refs: Map<number, Buffer>): Promise<AbResult> {
+  const builds: Baseline[] = [];
+  const running: Panelshot[] = [];
   try {
-    sides.push(await startPanelshot(g.url, 1, args.env));
-    sides.push(await startPanelshot(g.url, 1, args.env, base.main));
-    const times: [number[], number[]] = [[], []];
+    for (const ref of args.baselines) {
+      builds.push(buildBaseline(ref));
+      log(`baseline ${ref} (${builds.at(-1)!.commit}) built`);
+    }
+    const sides: AbSide[] = [{ name: 'this', ms: [] }, ...builds.map((b) => ({ name: b.ref, commit: b.commit, ms: [] }))];
+    running.push(await startPanelshot(g.url, 1, args.env));
+    for (const b of builds) running.push(await startPanelshot(g.url, 1, args.env, b.main));
     let failed = 0;
-    let i = 0;
+    let turn = 0;
     for (const [id, p] of panelsToRender) {
-      for (const side of i++ % 2 ? [1, 0] : [0, 1]) {
+      const order = sides.map((_, i) => (i + turn) % sides.length);
+      turn++;
+      for (const i of order) {
         await new Promise((r) => setTimeout(r, args.latencyGapMs));
-        const a = await render(sides[side]!.url, g.url + p, id, args.width, args.height);
+        const a = await render(running[i]!.url, g.url + p, id, args.width, args.height);
         if (a.status !== 200 || (await equalShare(a.png, refs.get(id)!)) < EQUAL_SHARE) failed++;
-        times[side]!.push(a.clientMs);
+        sides[i]!.ms.push(a.clientMs);
       }
     }
-    log(`baseline: median ${Math.round(median(times[0]))} ms (this) vs ${Math.round(median(times[1]))} ms (${base.commit})`);
-    return { ref, commit: base.commit, thisMs: times[0], baselineMs: times[1], failed };
+    log(`baselines: ${sides.map((s) => `${s.name} ${Math.round(median(s.ms))} ms`).join(', ')}`);
+    return { sides, failed };
   } finally {
-    for (const s of sides) await s.stop();
-    base.remove();
+    for (const s of running) await s.stop();
+    for (const b of builds) b.remove();
   }
 }
 
-function addBaseline(result: { rows: Row[]; json: unknown }, ab: AbResult, floorMs: number): void {
-  const [a, b] = [median(ab.thisMs), median(ab.baselineMs)];
-  result.rows.push(
-    { metric: `A/B single render, this vs ${ab.ref} (${ab.commit}), ${ab.thisMs.length} each, interleaved`, value: `${ms(a)} vs ${ms(b)}`, vsFloor: `${ratio(a / floorMs)} vs ${ratio(b / floorMs)}` },
-    { metric: '  difference of the medians (this − baseline)', value: `${a - b >= 0 ? '+' : ''}${ms(a - b)}`, target: '≤ +10 ms', pass: a - b <= 10 },
-    { metric: '  renders not 200 or not the settled frame', value: String(ab.failed), target: '0', pass: ab.failed === 0 },
-  );
-  (result.json as Record<string, unknown>).baseline = {
-    ref: ab.ref,
-    commit: ab.commit,
-    thisMedianMs: round(a, 1),
-    baselineMedianMs: round(b, 1),
-    differenceMs: round(a - b, 1),
-    thisMs: ab.thisMs.map((n) => round(n, 1)),
-    baselineMs: ab.baselineMs.map((n) => round(n, 1)),
+function addBaselines(result: { rows: Row[]; json: unknown }, ab: AbResult, floorMs: number): void {
+  const [self, ...others] = ab.sides;
+  const a = median(self!.ms);
+  result.rows.push({ metric: `A/B single render, this build, ${self!.ms.length} renders interleaved with each baseline`, value: ms(a), vsFloor: ratio(a / floorMs) });
+  for (const o of others) {
+    const b = median(o.ms);
+    result.rows.push(
+      { metric: `  baseline ${o.name} (${o.commit})`, value: ms(b), vsFloor: ratio(b / floorMs) },
+      { metric: `  this − ${o.name} (difference of the medians)`, value: `${a - b >= 0 ? '+' : ''}${ms(a - b)}`, target: '≤ +10 ms', pass: a - b <= 10 },
+    );
+  }
+  result.rows.push({ metric: '  A/B renders not 200 or not the settled frame', value: String(ab.failed), target: '0', pass: ab.failed === 0 });
+  (result.json as Record<string, unknown>).baselines = {
+    sides: ab.sides.map((s) => ({ name: s.name, commit: s.commit ?? null, medianMs: round(median(s.ms), 1), ms: s.ms.map((n) => round(n, 1)) })),
     failed: ab.failed,
   };
 }

@@ -19,8 +19,8 @@ export interface BenchArgs {
   quick: boolean;
   /** Extra environment for panelshot (--env KEY=VALUE, repeatable): CHROME_ARGS, STABLE_*, … */
   env: Record<string, string>;
-  /** A git ref to build and compare with, render for render (--baseline). */
-  baseline?: string;
+  /** Git refs to build and compare with, render for render (--baseline, repeatable). */
+  baselines: string[];
   /** Read every process's smaps_rollup in every sample (see TreePss). */
   pssExact: boolean;
   /** Skip references, floor and comparison: for screening flags by memory and throughput. */
@@ -53,7 +53,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
                        panels per page and a sustained run; charts in bench-results/
   --sustained-min N    length of the sustained run of --curves (default 2; the issue's is 10)
   --baseline REF       also build git REF in a temporary worktree and compare single-render
-                       latency with it, interleaved render for render (POOL_SIZE=1 each)
+                       latency with it, interleaved render for render (POOL_SIZE=1 each);
+                       repeatable: every build renders every panel, in rotating order
 `;
 
 export function parseArgs(argv: string[]): BenchArgs {
@@ -71,6 +72,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     out: 'bench-results/bench.json',
     quick: false,
     env: {},
+    baselines: [],
     curves: false,
     noFloor: false,
     pssExact: false,
@@ -104,7 +106,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--height': a.height = int(1); break;
       case '--out': a.out = value(); break;
       case '--quick': a.quick = true; break;
-      case '--baseline': a.baseline = value(); break;
+      case '--baseline': a.baselines.push(value()); break;
       case '--curves': a.curves = true; break;
       case '--no-floor': a.noFloor = true; break;
       case '--pss-exact': a.pssExact = true; break;
@@ -120,7 +122,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       default: throw new UsageError(`unknown flag ${flag}`);
     }
   }
-  if (a.noFloor && a.baseline) throw new UsageError('--baseline compares pictures with the references, which --no-floor skips');
+  if (a.noFloor && a.baselines.length) throw new UsageError('--baseline compares pictures with the references, which --no-floor skips');
   // --quick only shrinks what was not asked for explicitly.
   if (a.quick) {
     if (!latencyGiven) a.latencyRenders = 3;

@@ -66,7 +66,7 @@ async function main(): Promise<number> {
     g.resetStats();
     // PSS of panelshot's whole tree from its spawn to its stop, every --pss-interval ms.
     let sampler: PssSampler | undefined;
-    const ps = await startPanelshot(g.url, args.pool, args.env, undefined, (pid) => {
+    const ps = await startPanelshot(g.url, args.pool, args.env, args.main, (pid) => {
       sampler = new PssSampler(pid, args.pssIntervalMs, args.pssExact);
       sampler.phase('startup');
     });
@@ -269,7 +269,7 @@ async function compareWithBaselines(g: Standin, args: BenchArgs, panelsToRender:
       log(`baseline ${ref} (${builds.at(-1)!.commit}) built`);
     }
     const sides: AbSide[] = [{ name: 'this', ms: [] }, ...builds.map((b) => ({ name: b.ref, commit: b.commit, ms: [] }))];
-    running.push(await startPanelshot(g.url, 1, args.env));
+    running.push(await startPanelshot(g.url, 1, args.env, args.main));
     for (const b of builds) running.push(await startPanelshot(g.url, 1, args.env, b.main));
     let failed = 0;
     let turn = 0;
@@ -353,7 +353,7 @@ function memoryRows(args: BenchArgs, mem: Memory): Row[] {
     { metric: '  p95 PSS, all phases', value: mib(a.p95MiB) },
     ...Object.entries(mem.byPhase).map(([name, p]) => ({ metric: `  ${name}: peak / p95 / mean (${p.samples} samples)`, value: fmt(p) })),
     { metric: '  at the peak, by process kind (MiB)', value: kindSummary(a.peakByKind) },
-    { metric: `  one sample costs (mean wall time, in the sampler process; ${args.pssExact ? 'every process read' : 'smaps_rollup of processes that moved'})`, value: `${ms(a.meanSampleMs)}, ${a.meanFresh.toFixed(1)} of ≤${a.maxProcesses} procs read fresh` },
+    { metric: `  one sample costs (mean wall time, in the sampler process; ${args.pssExact ? 'every process read' : 'smaps_rollup per process every 1 s, RSS change between'})`, value: `${ms(a.meanSampleMs)}, ${a.meanFresh.toFixed(1)} of ≤${a.maxProcesses} procs read fresh` },
     {
       metric: `idle PSS, pool warm (median of ${mem.idle.samples} samples, ${mem.idle.processes} procs)`,
       value: mib(mem.idle.mib),

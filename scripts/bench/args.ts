@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 // The bench's command line. Every stand-in knob and every panelshot setting is a flag, so
 // the same run can measure a slow page and a fast one, or try a Chrome flag.
 export interface BenchArgs {
@@ -23,6 +25,8 @@ export interface BenchArgs {
   baselines: string[];
   /** Read every process's smaps_rollup in every sample (see TreePss). */
   pssExact: boolean;
+  /** Another build's main.js to measure instead of this checkout's dist/main.js (--main). */
+  main?: string;
   /** Skip references, floor and comparison: for screening flags by memory and throughput. */
   noFloor: boolean;
   /** --curves: cost against size, concurrency, panels and time instead of the table. */
@@ -41,12 +45,15 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --latency-renders N  sequential single renders, also the floor's panels (default 10)
   --latency-gap MS     idle pause before each single render (default 500)
   --pss-interval MS    PSS sampling period, all phases, in a child process (default 200)
-  --pss-exact          read every process's smaps_rollup in every sample (default: only
-                       those whose RSS moved ≥ 512 KiB or last read ≥ 1 s ago; exact is slow)
+  --pss-exact          read every process's smaps_rollup in every sample (default: each
+                       process's every 1 s, staggered, plus its RSS change in between;
+                       exact costs ~100 ms per sample and slows the renders it measures)
   --width PX --height PX  render size (default 1000x500)
   --out FILE           JSON results (default bench-results/bench.json)
   --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
   --quick              smoke run: 3 latency renders, 8 throughput renders
+  --main FILE          measure this build's main.js instead of dist/main.js (e.g. one built
+                       with tsc --outDir out/x; the throughput table, --curves and A/B "this")
   --no-floor           skip references, floor and image comparison (screening Chrome flags
                        by memory and throughput; latency ratios and correctness show n/a)
   --curves             instead: cost curves against image size, concurrency (1, 2, 4, 8),
@@ -109,6 +116,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--baseline': a.baselines.push(value()); break;
       case '--curves': a.curves = true; break;
       case '--no-floor': a.noFloor = true; break;
+      case '--main': a.main = path.resolve(value()); break;
       case '--pss-exact': a.pssExact = true; break;
       case '--sustained-min': a.sustainedMinutes = int(1); break;
       case '--env': {

@@ -54,7 +54,7 @@ interface Point {
 /** One panelshot, a sampler from its spawn, `work` run against it, everything stopped after. */
 async function withPanelshot<T>(g: Standin, args: BenchArgs, pool: number, work: (ps: Panelshot, s: PssSampler) => Promise<T>): Promise<{ result: T; series: PssSeries; leftover: number }> {
   let sampler: PssSampler | undefined;
-  const ps = await startPanelshot(g.url, pool, args.env, undefined, (pid) => {
+  const ps = await startPanelshot(g.url, pool, args.env, args.main, (pid) => {
     sampler = new PssSampler(pid, args.pssIntervalMs, args.pssExact);
     sampler.phase('startup');
   });

@@ -9,7 +9,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pssKiB } from '../../src/browser/processes';
+import { pssKiB, TreePss } from '../../src/browser/processes';
 import { percentile } from './stats';
 
 interface ProcInfo {
@@ -95,100 +95,31 @@ export function samplePss(ownerPid: number): PssSample {
   return { at, mib: kib / 1024, processes, byKind, ms: performance.now() - t };
 }
 
-/** Children of `pid` (every thread's), from /proc/<pid>/task/<tid>/children. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[] = [];
-  try {
-    tasks = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      for (const c of fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ')) if (c.trim()) out.push(Number(c));
-    } catch {
-      /* thread gone */
-    }
-  }
-  return out;
-}
-
-function rssKiB(pid: number): number | undefined {
-  try {
-    return Number(fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * PSS of the tree, sample after sample, at a cost the 2 cores can bear. Reading
- * smaps_rollup costs 4-12 ms per Chrome process (the kernel walks its page tables, under its
- * mmap lock); the whole tree every 200 ms took ~120 ms per sample and cost the renders a
- * quarter of their throughput. So each sample reads statm (RSS, microseconds) of every
- * process, and smaps_rollup only of those whose RSS moved by ≥ `rssStepKiB` since their last
- * read, that are new, or whose last read is older than `maxAgeMs`; the others keep their
- * last PSS. A swelling renderer moves its RSS, so it is read fresh in the sample that sees it.
- * The tree comes from the children lists; a full /proc scan (for the crashpad handlers that
- * left the tree) runs every `scanMs`.
+ * The incremental sampler of the bench's child process (see TreePss): panelshot and its
+ * descendants, plus the marked processes (crashpad) found by a full /proc scan every `scanMs`.
  */
-export class TreePss {
-  private readonly known = new Map<number, { rss: number; pss: number; at: number; kind: string }>();
-  private marked: number[] = [];
-  private lastScan = 0;
-
-  constructor(
-    private readonly ownerPid: number,
-    private readonly maxAgeMs = 1000,
-    private readonly rssStepKiB = 512,
-    private readonly scanMs = 2000,
-  ) {}
-
-  private pids(): number[] {
-    if (Date.now() - this.lastScan >= this.scanMs) {
-      this.lastScan = Date.now();
-      const all = panelshotProcesses(this.ownerPid);
-      this.marked = all;
-      return all;
-    }
-    const found = new Set<number>();
-    const todo = [this.ownerPid, ...this.marked];
-    for (let pid = todo.pop(); pid !== undefined; pid = todo.pop()) {
-      if (found.has(pid)) continue;
-      found.add(pid);
-      todo.push(...childrenOf(pid));
-    }
-    return [...found];
-  }
-
-  sample(): PssSample & { fresh: number } {
+export function treeSampler(ownerPid: number, scanMs = 2000): () => Promise<PssSample> {
+  let roots: number[] = [ownerPid];
+  let lastScan = 0;
+  const tree = new TreePss(
+    () => {
+      if (Date.now() - lastScan >= scanMs) {
+        lastScan = Date.now();
+        roots = panelshotProcesses(ownerPid);
+      }
+      return [...roots];
+    },
+    (pid) => kindOf(pid, ownerPid),
+  );
+  return async () => {
     const t = performance.now();
     const at = Date.now();
+    const r = await tree.read();
     const byKind: Record<string, number> = {};
-    let kib = 0;
-    let processes = 0;
-    let fresh = 0;
-    const seen = new Set<number>();
-    for (const pid of this.pids()) {
-      const rss = rssKiB(pid);
-      if (rss === undefined) continue;
-      let k = this.known.get(pid);
-      if (!k || Math.abs(rss - k.rss) >= this.rssStepKiB || at - k.at >= this.maxAgeMs) {
-        const kind = k?.kind ?? kindOf(pid, this.ownerPid);
-        if (!kind) continue;
-        k = { rss, pss: pssKiB(pid), at, kind };
-        this.known.set(pid, k);
-        fresh++;
-      }
-      seen.add(pid);
-      kib += k.pss;
-      processes++;
-      byKind[k.kind] = (byKind[k.kind] ?? 0) + k.pss / 1024;
-    }
-    for (const pid of this.known.keys()) if (!seen.has(pid)) this.known.delete(pid);
-    return { at, mib: kib / 1024, processes, byKind, ms: performance.now() - t, fresh };
-  }
+    for (const { kib, kind } of r.byPid.values()) byKind[kind] = (byKind[kind] ?? 0) + kib / 1024;
+    return { at, mib: r.kib / 1024, processes: r.processes, byKind, ms: performance.now() - t, fresh: r.fresh };
+  };
 }
 
 /** A named stretch of the bench (startup, latency, idle, throughput, …), epoch ms. */
@@ -304,9 +235,4 @@ export class PssSampler {
     }
     return this.series();
   }
-}
-
-/** PSS by kind of process now: where the memory sits, for deciding which Chrome flag to try. */
-export function pssByKind(ownerPid: number): Record<string, number> {
-  return roundedKinds(samplePss(ownerPid).byKind);
 }

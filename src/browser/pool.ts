@@ -1,10 +1,11 @@
 // The pool owns Chrome's whole life: warm sessions at start, one render at a time each,
 // a bounded queue in front, a reset between renders, replacement after a crash, recycling
-// after RECYCLE_AFTER renders or RECYCLE_MEMORY_MB, and an orderly stop.
+// after RECYCLE_AFTER renders or when the whole tree passes RECYCLE_MEMORY_MB, and an
+// orderly stop.
 // generic-pool does the queueing and the min/max bookkeeping.
 import { createPool, type Pool } from 'generic-pool';
 import { driverFactory, type DriverFactory, type DriverOptions } from './driver';
-import { groupPssMiB } from './processes';
+import { groupPssMiB, TreePss } from './processes';
 import { BrowserSession } from './session';
 import { browserFailed, shuttingDown, tooBusy } from '../errors';
 import type { Logger } from '../logger';
@@ -17,11 +18,13 @@ export interface PoolOptions {
   recycleMemoryMb: number;
   driver: DriverOptions;
   logger: Logger;
-  /** Why a Chrome was replaced: 'recycle_renders' | 'recycle_memory' | 'crashed' | 'reset_failed'. */
+  /** Why a Chrome was replaced: 'recycle_renders' | 'recycle_memory' | 'retired' | 'crashed' | 'reset_failed'. */
   onReplace?(reason: string): void;
 }
 
 const MEMORY_CHECK_MS = 5000;
+/** The memory ceiling reads the tree's PSS at most this often (incrementally, see TreePss). */
+const CEILING_CHECK_MS = 1000;
 
 export interface PoolStats {
   size: number;
@@ -34,9 +37,17 @@ export class BrowserPool {
   private readonly pool: Pool<BrowserSession>;
   private stopping = false;
   private readonly drivers: DriverFactory;
-  /** PSS readings are costly (~2 ms per process): at most one per MEMORY_CHECK_MS. */
-  private lastMemoryCheck = 0;
+  /** PSS readings are costly (4-12 ms per Chrome process): at most one per MEMORY_CHECK_MS. */
   private memoryCache = { at: 0, mib: 0 };
+  /** The whole tree (this process, chromedrivers, Chromes) for the RECYCLE_MEMORY_MB ceiling. */
+  private readonly tree = new TreePss(() => [process.pid]);
+  private treeReading?: Promise<number>;
+  private treeCache = { at: 0, mib: 0 };
+  /** A memory replacement is under way: the others wait for a reading taken after it. */
+  private memoryReplacing = false;
+  /** Sessions replaced for memory since the tree was last under the ceiling. */
+  private memoryReplacements = 0;
+  private ceilingTimer?: NodeJS.Timeout;
   /** Every live session, busy or idle (generic-pool does not list them). */
   private readonly live = new Set<BrowserSession>();
 
@@ -96,6 +107,9 @@ export class BrowserPool {
     } finally {
       this.pool.off('factoryCreateError', onError);
     }
+    if (this.o.recycleMemoryMb > 0 && this.o.driver.seleniumRemoteUrl === undefined) {
+      this.ceilingTimer = setInterval(() => void this.idleCeiling().catch(() => undefined), CEILING_CHECK_MS).unref();
+    }
   }
 
   get warm(): boolean {
@@ -147,12 +161,14 @@ export class BrowserPool {
     void this.recycleOrReset(session);
   }
 
+  private replace(s: BrowserSession, reason: string): Promise<void> {
+    this.o.onReplace?.(reason);
+    this.o.logger.info({ event: 'chrome_replace', session: s.id, reason, renders: s.renders }, 'replacing Chrome session');
+    return this.pool.destroy(s).catch(() => undefined);
+  }
+
   private async recycleOrReset(s: BrowserSession): Promise<void> {
-    const replace = (reason: string) => {
-      this.o.onReplace?.(reason);
-      this.o.logger.info({ event: 'chrome_replace', session: s.id, reason, renders: s.renders }, 'replacing Chrome session');
-      return this.pool.destroy(s).catch(() => undefined);
-    };
+    const replace = (reason: string) => this.replace(s, reason);
     // A session that failed leaves its Chrome (and chromedriver) in doubt: that Chrome takes
     // no new sessions and quits once its other sessions are done.
     if (s.broken) {
@@ -160,28 +176,94 @@ export class BrowserPool {
       return replace('crashed');
     }
     if (this.o.recycleAfter > 0 && s.renders >= this.o.recycleAfter) return replace('recycle_renders');
-    if (this.o.recycleMemoryMb > 0 && s.pgid !== undefined && Date.now() - this.lastMemoryCheck >= MEMORY_CHECK_MS) {
-      this.lastMemoryCheck = Date.now();
-      if (groupPssMiB(s.pgid) > this.o.recycleMemoryMb) {
-        // The whole Chrome is over the limit: it takes no new sessions and quits when empty.
-        s.handle.retire?.();
-        return replace('recycle_memory');
-      }
+    // Its Chrome takes no new sessions (it failed, or grew too big): move to a fresh one.
+    if (s.handle.retired?.()) return replace('retired');
+    if (this.o.recycleMemoryMb > 0 && s.pgid !== undefined && !this.memoryReplacing && (await this.treeMiB()) > this.o.recycleMemoryMb) {
+      return this.replaceForMemory(s);
     }
+    if (this.treeCache.mib <= this.o.recycleMemoryMb) this.memoryReplacements = 0;
+    return this.resetAndRelease(s);
+  }
+
+  private async resetAndRelease(s: BrowserSession): Promise<void> {
     try {
       await s.reset();
     } catch (e) {
       this.o.logger.warn({ event: 'chrome_reset_failed', session: s.id, err: String((e as Error).message).slice(0, 200) }, 'reset failed');
       s.handle.retire?.();
-      return replace(s.broken ? 'crashed' : 'reset_failed');
+      return this.replace(s, s.broken ? 'crashed' : 'reset_failed');
     }
     await this.pool.release(s).catch(() => undefined);
+  }
+
+  /**
+   * The tree is over RECYCLE_MEMORY_MB: replace this session (its tab and browser context;
+   * its renderer exits, a fresh one starts in the same Chrome, no new Chrome, so the tree
+   * never holds two Chromes for it). One replacement at a time, each judged by a reading
+   * taken after the one before. When every session has been replaced so and the tree is
+   * still over, fresh sessions cannot meet the ceiling: say so once, and replace no more
+   * until 2 × POOL_SIZE renders later (a Chrome's own growth is what RECYCLE_AFTER's
+   * Chrome replacement is for). Between renders only; no render waits or fails for it.
+   */
+  private async replaceForMemory(s: BrowserSession): Promise<void> {
+    if (++this.memoryReplacements > this.o.size) {
+      if (this.memoryReplacements === this.o.size + 1) {
+        this.o.logger.warn({ event: 'memory_ceiling_unmet', ceilingMiB: this.o.recycleMemoryMb, treeMiB: Math.round(this.treeCache.mib) }, 'every session was replaced and the tree is still over RECYCLE_MEMORY_MB');
+      }
+      if (this.memoryReplacements <= 3 * this.o.size) return this.resetAndRelease(s);
+      this.memoryReplacements = 0;
+    }
+    this.memoryReplacing = true;
+    try {
+      await this.replace(s, 'recycle_memory');
+    } finally {
+      this.treeCache.at = 0;
+      this.memoryReplacing = false;
+    }
+  }
+
+  /**
+   * The ceiling between renders when nothing is released: an idle pool over the ceiling
+   * (after a burst) takes an idle session out and replaces it, one per CEILING_CHECK_MS,
+   * and never while a render waits for a session.
+   */
+  private async idleCeiling(): Promise<void> {
+    if (this.stopping || this.memoryReplacing || this.pool.available === 0 || this.pool.pending > 0) return;
+    if ((await this.treeMiB()) <= this.o.recycleMemoryMb) {
+      this.memoryReplacements = 0;
+      return;
+    }
+    // Fresh sessions could not meet it: wait for renders (see replaceForMemory).
+    if (this.memoryReplacing || this.memoryReplacements >= this.o.size || this.pool.available === 0 || this.pool.pending > 0) return;
+    let s: BrowserSession;
+    try {
+      s = await withAcquireTimeout(this.pool, 50);
+    } catch {
+      return;
+    }
+    await this.replaceForMemory(s);
+  }
+
+  /** PSS of this process and everything under it (chromedrivers, Chromes), in MiB. */
+  private treeMiB(): Promise<number> {
+    if (Date.now() - this.treeCache.at < CEILING_CHECK_MS) return Promise.resolve(this.treeCache.mib);
+    this.treeReading ??= this.tree
+      .read()
+      .then((r) => {
+        this.treeCache = { at: Date.now(), mib: r.kib / 1024 };
+        return this.treeCache.mib;
+      })
+      .finally(() => {
+        this.treeReading = undefined;
+      });
+    return this.treeReading;
   }
 
   /** Stops handing out sessions, waits for borrowed ones to come back, then quits every Chrome. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    clearInterval(this.ceilingTimer);
     await this.pool.drain().catch(() => undefined);
     await this.pool.clear().catch(() => undefined);
     await this.drivers.stop();

@@ -11,6 +11,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * Grafana's default renderer_token is "-": anyone who can reach the port could render any
+ * dashboard with our credentials, so only loopback may run with it. Checked on HTTP_HOST at
+ * load, and again on the address of a socket systemd hands over (panelshot.socket).
+ */
+export function assertListenAllowed(what: string, host: string, authTokens: string[]): void {
+  if (!isLoopback(host) && authTokens.some((t) => t === '-' || t.length < 8)) {
+    throw new ConfigError(
+      `invalid configuration: ${what} is not a loopback address, so AUTH_TOKEN must be a secret of at least 8 characters (not the default "-"); set the same value as grafana.ini [rendering] renderer_token`,
+    );
+  }
+}
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -80,8 +93,8 @@ export const KEYS = {
     default: '60000',
     doc: 'After Grafana rejects the password, wait this long before trying again (5 bad logins lock the Grafana account).',
   },
-  HTTP_HOST: { schema: z.string().trim().min(1), default: '127.0.0.1', doc: 'Address the HTTP server listens on.' },
-  HTTP_PORT: { schema: int(0, 65535), default: '8081', doc: 'Port the HTTP server listens on (0 = any free port).' },
+  HTTP_HOST: { schema: z.string().trim().min(1), default: '127.0.0.1', doc: 'Address the HTTP server listens on. Not used under systemd with panelshot.socket: its ListenStream= sets the address (systemctl edit panelshot.socket).' },
+  HTTP_PORT: { schema: int(0, 65535), default: '8081', doc: 'Port the HTTP server listens on (0 = any free port). Not used under systemd with panelshot.socket, like HTTP_HOST.' },
   BASE_PATH: {
     schema: z
       .string()
@@ -243,13 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
   if (v.RENDER_TIMEOUT_S > v.RENDER_TIMEOUT_MAX_S) {
     throw new ConfigError('invalid configuration: RENDER_TIMEOUT_S must not exceed RENDER_TIMEOUT_MAX_S');
   }
-  // Grafana's default renderer_token is "-": anyone who can reach the port could render
-  // any dashboard with our credentials, so only loopback may run with it.
-  if (!isLoopback(v.HTTP_HOST) && authTokens.some((t) => t === '-' || t.length < 8)) {
-    throw new ConfigError(
-      `invalid configuration: HTTP_HOST=${v.HTTP_HOST} is not a loopback address, so AUTH_TOKEN must be a secret of at least 8 characters (not the default "-"); set the same value as grafana.ini [rendering] renderer_token`,
-    );
-  }
+  assertListenAllowed(`HTTP_HOST=${v.HTTP_HOST}`, v.HTTP_HOST, authTokens);
   if ((v.TLS_CERT_FILE === undefined) !== (v.TLS_KEY_FILE === undefined)) {
     throw new ConfigError('invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE must be set together');
   }

@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios from 'axios';
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config';
+import { assertListenAllowed, isLoopback, type Config } from './config';
 import { BrowserPool } from './browser/pool';
 import { findBinaries, type Binaries } from './browser/binaries';
 import { GrafanaLogin } from './grafana/login';
@@ -17,6 +17,20 @@ import { watchdog } from './browser/watchdog';
 import { chromeHomeTrusting } from './browser/trust';
 
 export const VERSION: string = require('../package.json').version;
+
+/**
+ * The listening socket systemd passes under socket activation (panelshot.socket), if any.
+ * systemd keeps that socket open across restarts, so connections made while panelshot
+ * restarts (an upgrade) wait in its backlog instead of being refused. The LISTEN_*
+ * variables are removed so that Chrome and chromedriver do not take them as theirs.
+ */
+function systemdSocket(): number | undefined {
+  const mine = process.env.LISTEN_PID === String(process.pid) && Number(process.env.LISTEN_FDS) >= 1;
+  delete process.env.LISTEN_PID;
+  delete process.env.LISTEN_FDS;
+  delete process.env.LISTEN_FDNAMES;
+  return mine ? 3 : undefined; // SD_LISTEN_FDS_START
+}
 
 export interface Service {
   url: string;
@@ -133,14 +147,28 @@ export async function startService(config: Config, logger: Logger = createLogger
   server.requestTimeout = (config.renderTimeoutMaxS + 30) * 1000;
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
+  const fd = systemdSocket();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.httpPort, config.httpHost, () => resolve());
+    if (fd !== undefined) server.listen({ fd }, () => resolve());
+    else server.listen(config.httpPort, config.httpHost, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
-  const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
+  const bound = server.address() as AddressInfo;
+  // systemd's socket, not HTTP_HOST, decides who can reach us: check it like HTTP_HOST.
+  if (fd !== undefined) assertListenAllowed(`the socket from systemd (${bound.address})`, bound.address, config.authTokens);
+  // An env file from before panelshot.socket may still name another address: say so, or
+  // the operator wonders why Grafana can no longer reach it.
+  if (fd !== undefined && (bound.port !== config.httpPort || (bound.address !== config.httpHost && !(isLoopback(bound.address) && isLoopback(config.httpHost))))) {
+    logger.warn(
+      { event: 'listen_address_ignored', httpHost: config.httpHost, httpPort: config.httpPort, socket: `${bound.address}:${bound.port}` },
+      `HTTP_HOST/HTTP_PORT (${config.httpHost}:${config.httpPort}) are not used: systemd passed a socket on ${bound.address}:${bound.port}; change it with systemctl edit panelshot.socket`,
+    );
+  }
+  const port = bound.port;
+  const listenHost = fd !== undefined ? bound.address : config.httpHost;
+  const host = listenHost.includes(':') ? `[${listenHost}]` : listenHost;
   const address = `${config.tls ? 'https' : 'http'}://${host}:${port}${config.basePath}`;
-  logger.info({ event: 'listening', address }, 'panelshot is listening');
+  logger.info({ event: 'listening', address, socket: fd !== undefined ? 'systemd' : 'own', version: VERSION }, 'panelshot is listening');
 
   let stopping: Promise<void> | undefined;
   return {

@@ -55,7 +55,21 @@ test('a non-loopback address needs a real AUTH_TOKEN; loopback works with the de
   for (const host of ['127.0.0.1', 'localhost', '::1']) assert.equal(loadConfig({ ...base, HTTP_HOST: host }).httpHost, host);
 });
 
-test('the service refuses a bad configuration with one line and exit status 78, no stack trace', () => {
+/** The JSON log lines a run of main.ts wrote, with every line checked to be JSON. */
+function logLines(out: string): Array<Record<string, unknown>> {
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        assert.fail(`not a JSON log line: ${line}`);
+      }
+    });
+}
+
+test('the service refuses a bad configuration with one JSON log line and exit status 78, no stack trace', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'panelshot-cfg-'));
   const r = spawnSync(process.execPath, MAIN, {
     cwd: dir,
@@ -63,10 +77,30 @@ test('the service refuses a bad configuration with one line and exit status 78, 
     encoding: 'utf8',
   });
   fs.rmSync(dir, { recursive: true, force: true });
-  assert.equal(r.status, 78, r.stderr);
-  assert.match(r.stderr, /^panelshot: invalid configuration: HTTP_HOST=0\.0\.0\.0 is not a loopback address/);
-  assert.equal(r.stderr.trim().split('\n').length, 1);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  assert.equal(r.status, 78, r.stdout + r.stderr);
+  assert.equal(r.stderr, '', 'nothing but JSON on stdout');
+  const lines = logLines(r.stdout);
+  assert.equal(lines.length, 1, r.stdout);
+  const [line] = lines;
+  assert.equal(line!.level, 60);
+  assert.equal(line!.event, 'config_invalid');
+  assert.equal(line!.service, 'panelshot');
+  assert.equal(typeof line!.time, 'string');
+  assert.match(String(line!.msg), /^invalid configuration: HTTP_HOST=0\.0\.0\.0 is not a loopback address/);
+  assert.doesNotMatch(r.stdout, /\n\s+at /);
+});
+
+test('an unknown argument exits 2 with a JSON log line; --version stays plain text', () => {
+  const r = spawnSync(process.execPath, [...MAIN, '--bogus'], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, '');
+  const lines = logLines(r.stdout);
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.event, 'bad_argument');
+  assert.match(String(lines[0]!.msg), /unknown argument --bogus; see --help/);
+  const v = spawnSync(process.execPath, [...MAIN, '--version'], { encoding: 'utf8' });
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^\d+\.\d+\.\d+\S*\n$/);
 });
 
 test('.env in the working directory is read, and the environment wins over it', () => {
@@ -74,9 +108,9 @@ test('.env in the working directory is read, and the environment wins over it', 
   fs.writeFileSync(path.join(dir, '.env'), 'GRAFANA_URL=http://127.0.0.1:3000\nPOOL_SIZE=0\n');
   const run = (extra: Record<string, string>) =>
     spawnSync(process.execPath, MAIN, { cwd: dir, env: { PATH: process.env.PATH, ...extra }, encoding: 'utf8' });
-  assert.match(run({}).stderr, /POOL_SIZE must be at least 1/, 'POOL_SIZE=0 comes from .env');
-  assert.match(run({ POOL_SIZE: '1', HTTP_PORT: 'x' }).stderr, /HTTP_PORT/);
-  assert.doesNotMatch(run({ POOL_SIZE: '1', HTTP_PORT: 'x' }).stderr, /POOL_SIZE/, 'the environment overrides .env');
+  assert.match(run({}).stdout, /POOL_SIZE must be at least 1/, 'POOL_SIZE=0 comes from .env');
+  assert.match(run({ POOL_SIZE: '1', HTTP_PORT: 'x' }).stdout, /HTTP_PORT/);
+  assert.doesNotMatch(run({ POOL_SIZE: '1', HTTP_PORT: 'x' }).stdout, /POOL_SIZE/, 'the environment overrides .env');
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -12,9 +12,9 @@ import path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
 const script = path.join(root, 'scripts', 'install.sh');
-const APT_PACKAGES = ['chromium', 'chromium-driver', 'libnss3-tools', 'fonts-noto-cjk', 'fonts-noto-color-emoji', 'fonts-dejavu-core'];
+const APT_PACKAGES = ['chromium', 'chromium-driver', 'libnss3-tools', 'fontconfig', 'fonts-liberation', 'fonts-dejavu-core', 'fonts-noto-cjk', 'fonts-noto-color-emoji'];
 /** Paths a real (non --prefix) install writes; --dry-run must leave each as it found it. */
-const HOST_PATHS = ['/opt/panelshot', '/etc/panelshot', '/etc/panelshot/panelshot.env', '/etc/systemd/system/panelshot.service'];
+const HOST_PATHS = ['/opt/panelshot', '/etc/panelshot', '/etc/panelshot/panelshot.env', '/etc/systemd/system/panelshot.service', '/etc/systemd/system/panelshot.socket'];
 
 let tmp: string;
 let envExample: string;
@@ -106,14 +106,18 @@ test('--dry-run prints the apt, useradd, copy, env, unit and enable steps and ch
 
   const missing = APT_PACKAGES.filter((p) => spawnSync('dpkg', ['-s', p], { stdio: 'ignore' }).status !== 0);
   if (missing.length) {
-    assert.match(out, new RegExp(`^\\+ env DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing.join(' ')}$`, 'm'));
+    // Recommends would pull ~1 GB (avahi, upower, mesa, printing) that headless Chrome never uses.
+    assert.match(out, new RegExp(`^\\+ env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing.join(' ')}$`, 'm'));
   } else {
     assert.match(out, new RegExp(`apt packages already installed: ${APT_PACKAGES.join(' ')}`));
   }
   if (hadUser) assert.match(out, /user panelshot already exists/);
   else assert.match(out, /^\+ useradd --system .*--home-dir \/var\/lib\/panelshot --shell \/usr\/sbin\/nologin .*panelshot$/m);
-  assert.match(out, /^\+ cp -R .*\/dist \/opt\/panelshot\/dist\.new$/m);
-  assert.match(out, /^\+ env CHROMEDRIVER_SKIP_DOWNLOAD=true npm --prefix \/opt\/panelshot ci --omit=dev/m);
+  // Built into a new release directory, then swapped in through the `current` symlink.
+  assert.match(out, /^\+ cp -R .*\/dist \/opt\/panelshot\/releases\/\.[^/ ]+\.tmp\/dist$/m);
+  assert.match(out, /^\+ env CHROMEDRIVER_SKIP_DOWNLOAD=true npm --prefix \/opt\/panelshot\/releases\/\.[^/ ]+\.tmp ci --omit=dev/m);
+  assert.match(out, /^\+ ln -sfn releases\/\S+ \/opt\/panelshot\/current\.new$/m);
+  assert.match(out, /^\+ mv -T \/opt\/panelshot\/current\.new \/opt\/panelshot\/current$/m);
   if (!fs.existsSync('/etc/panelshot/panelshot.env')) {
     assert.match(out, /^\+ install -m 0600 -o root -g root \S+ \/etc\/panelshot\/panelshot\.env$/m);
   }
@@ -138,9 +142,18 @@ test('without root, --prefix or --dry-run it refuses with a clear error', { skip
   assert.match(r.stderr, /must be run as root.*--prefix DIR or --dry-run/);
 });
 
-test('--prefix installs the build, the env file (0600) and the unit; a second run keeps the edited env file; --uninstall keeps only it', async (t) => {
+test('--prefix installs the build, the env file (0600) and the units; a second run swaps in a new release and keeps the edited env file; --uninstall keeps only it', async (t) => {
   const prefix = path.join(tmp, 'root');
-  const opt = path.join(prefix, 'opt', 'panelshot');
+  const base = path.join(prefix, 'opt', 'panelshot');
+  const current = path.join(base, 'current');
+  const releases = () => fs.readdirSync(path.join(base, 'releases')).sort();
+  /** The release `current` points at; it must be a relative link into releases/. */
+  const currentRelease = () => {
+    const target = fs.readlinkSync(current);
+    assert.match(target, /^releases\/[^/]+$/);
+    return path.basename(target);
+  };
+  const opt = current;
   const envFile = path.join(prefix, 'etc', 'panelshot', 'panelshot.env');
   const unit = path.join(prefix, 'etc', 'systemd', 'system', 'panelshot.service');
 
@@ -156,7 +169,10 @@ test('--prefix installs the build, the env file (0600) and the unit; a second ru
     assert.equal(fs.readFileSync(path.join(opt, f), 'utf8'), fs.readFileSync(path.join(root, f), 'utf8'), f);
   }
   assert.equal(fs.existsSync(path.join(opt, 'node_modules')), false, '--no-deps must not install node_modules');
-  assert.equal(fs.existsSync(path.join(opt, 'dist.new')), false);
+  const first = currentRelease();
+  assert.match(first, new RegExp(`^${JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version.replace(/\./g, '\\.')}-\\d{8}T\\d{6}Z`));
+  assert.deepEqual(releases(), [first], 'no build leftovers beside the release');
+  assert.deepEqual(fs.readdirSync(base).sort(), ['current', 'releases']);
 
   // Env file from the template, private.
   assert.equal(fs.readFileSync(envFile, 'utf8'), fs.readFileSync(envExample, 'utf8'));
@@ -165,7 +181,10 @@ test('--prefix installs the build, the env file (0600) and the unit; a second ru
   // Unit, with ExecStart on this host's node.
   const node = execFileSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).trim();
   const unitText = fs.readFileSync(unit, 'utf8');
-  assert.match(unitText, new RegExp(`^ExecStart=${node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} /opt/panelshot/dist/main\\.js$`, 'm'));
+  assert.match(unitText, new RegExp(`^ExecStart=${node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} /opt/panelshot/current/dist/main\\.js$`, 'm'));
+  assert.match(unitText, /^WorkingDirectory=\/opt\/panelshot\/current$/m);
+  const socketUnit = path.join(prefix, 'etc', 'systemd', 'system', 'panelshot.socket');
+  assert.equal(fs.readFileSync(socketUnit, 'utf8'), fs.readFileSync(path.join(root, 'systemd', 'panelshot.socket'), 'utf8'));
   assert.equal(fs.statSync(unit).mode & 0o777, 0o644);
   assert.equal(fs.existsSync(`${unit}.tmp`), false);
 
@@ -179,7 +198,8 @@ test('--prefix installs the build, the env file (0600) and the unit; a second ru
     assert.doesNotMatch(v.stderr, /panelshot\.service/, v.stderr);
   });
 
-  // Idempotent: a second run upgrades the code but keeps the edited env file as it is.
+  // Idempotent: a second run builds a new release beside the first, swaps `current` to it
+  // (only after it is complete), keeps the first for a rollback and the edited env file.
   const edited = `${fs.readFileSync(envFile, 'utf8')}\nGRAFANA_URL=http://grafana.internal:3000\n`;
   fs.writeFileSync(envFile, edited);
   fs.chmodSync(envFile, 0o600);
@@ -188,8 +208,31 @@ test('--prefix installs the build, the env file (0600) and the unit; a second ru
   assert.match(r2.stdout, /panelshot\.env exists: kept unchanged/);
   assert.equal(fs.readFileSync(envFile, 'utf8'), edited);
   assert.equal(fs.statSync(envFile).mode & 0o777, 0o600);
-  assert.equal(fs.existsSync(path.join(opt, 'dist', 'stale.js')), false, 'dist/ is replaced as a whole');
+  const second = currentRelease();
+  assert.notEqual(second, first);
+  assert.deepEqual(releases(), [first, second].sort(), 'the previous release is kept');
+  assert.equal(fs.readFileSync(path.join(current, 'dist', 'main.js'), 'utf8'), fs.readFileSync(path.join(root, 'dist', 'main.js'), 'utf8'));
+  assert.equal(fs.existsSync(path.join(current, 'dist', 'stale.js')), false, 'a release is built afresh');
+  assert.equal(fs.existsSync(path.join(base, 'releases', first, 'dist', 'stale.js')), true, 'the previous release is left as it was');
+  assert.equal(fs.existsSync(`${current}.new`), false);
   assert.equal(fs.readFileSync(unit, 'utf8'), unitText);
+  // The swap is one rename of a symlink, after the release is complete, and nothing is
+  // deleted before it.
+  const lines = r2.stdout.split('\n');
+  const swap = lines.findIndex((l) => l === `+ mv -T ${current}.new ${current}`);
+  const built = lines.findIndex((l) => l.startsWith(`+ mv -T ${base}/releases/.${second}.tmp ${base}/releases/${second}`));
+  assert.ok(built >= 0 && swap > built, r2.stdout);
+  assert.ok(lines.every((l, i) => !l.startsWith('+ rm ') || i > swap), r2.stdout);
+
+  // A third run prunes the oldest release and a failed build's leftovers; the flat layout
+  // of installs before releases/ goes too.
+  fs.mkdirSync(path.join(base, 'releases', '.0.0.1-20200101T000000Z.tmp'));
+  fs.mkdirSync(path.join(base, 'dist'));
+  const r3 = ok(install(['--prefix', prefix, '--no-deps']));
+  const third = currentRelease();
+  assert.match(r3.stdout, new RegExp(`previous, kept for a rollback: ${second}`));
+  assert.deepEqual(releases(), [second, third].sort());
+  assert.deepEqual(fs.readdirSync(base).sort(), ['current', 'releases']);
 
   // Uninstall: code and unit go, the env file stays.
   const u = ok(install(['--uninstall', '--prefix', prefix]));
@@ -231,4 +274,9 @@ test('the unit keeps the drain, restart and hardening settings the service relie
     assert.deepEqual(setting(k), ['yes'], k);
   }
   assert.deepEqual(setting('ProtectSystem'), ['strict']);
+  // Runs the release install.sh swaps in atomically, never a directory it is rebuilding.
+  assert.deepEqual(setting('WorkingDirectory'), ['/opt/panelshot/current']);
+  assert.match(setting('ExecStart')[0] ?? '', / \/opt\/panelshot\/current\/dist\/main\.js$/);
+  // The listening socket is systemd's, so connections wait across a restart.
+  assert.deepEqual(setting('Requires'), ['panelshot.socket']);
 });

@@ -287,3 +287,90 @@ function httpsGet(url: string, caFile: string): Promise<{ status: number; body: 
       .on('error', reject);
   });
 }
+
+describe('under a supervisor (systemd)', () => {
+  const root = path.resolve(__dirname, '..');
+  const MAIN = ['--require', require.resolve('tsx/cjs'), path.join(root, 'src/main.ts')];
+  const env = { ...process.env, GRAFANA_URL: 'http://127.0.0.1:9/', POOL_SIZE: '1' };
+
+  /** Runs main.ts to its exit (or until `until` sees its lines); every line must be JSON. */
+  function runMain(opts: { env: NodeJS.ProcessEnv; fd3?: number; shell?: string; until?: (lines: Array<Record<string, unknown>>) => boolean }) {
+    const child = opts.shell
+      ? spawn('sh', ['-c', opts.shell, process.execPath, ...MAIN], { env: opts.env, stdio: ['ignore', 'pipe', 'pipe', opts.fd3 ?? 'ignore'] })
+      : spawn(process.execPath, MAIN, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const lines: Array<Record<string, unknown>> = [];
+    child.stderr!.on('data', (d) => (err += d));
+    const seen = new Promise<void>((resolve) => {
+      child.stdout!.on('data', (d) => {
+        out += d;
+        const complete = out.split('\n');
+        out = complete.pop()!;
+        for (const line of complete) lines.push(JSON.parse(line) as Record<string, unknown>);
+        if (opts.until?.(lines)) resolve();
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, lines, seen, exited, stderr: () => err };
+  }
+
+  test('a port in use: exit 1 with a JSON listen_failed line, nothing else on stderr', async () => {
+    const busy = (await import('node:net')).createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => busy.once('listening', r));
+    try {
+      const run = runMain({ env: { ...env, HTTP_PORT: String((busy.address() as { port: number }).port) } });
+      assert.equal(await run.exited, 1);
+      assert.equal(run.stderr(), '');
+      const last = run.lines.at(-1)!;
+      assert.equal(last.event, 'listen_failed');
+      assert.equal(last.code, 'EADDRINUSE');
+      assert.equal(last.level, 60);
+      assert.match(String(last.msg), /^cannot listen: .*EADDRINUSE/);
+    } finally {
+      busy.close();
+    }
+  });
+
+  /** A listening socket as systemd would pass it: fd 3, LISTEN_FDS=1, LISTEN_PID=<the child>. */
+  async function activated(host: string, extraEnv: Record<string, string> = {}) {
+    const net = await import('node:net');
+    const sock = net.createServer().listen(0, host);
+    await new Promise((r) => sock.once('listening', r));
+    const port = (sock.address() as { port: number }).port;
+    const fd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
+    const run = runMain({
+      env: { ...env, HTTP_PORT: '1', ...extraEnv },
+      fd3: fd,
+      shell: 'LISTEN_FDS=1 LISTEN_PID=$$ exec "$0" "$@"',
+      until: (lines) => lines.some((l) => l.event === 'listening'),
+    });
+    // The child holds its own copy; ours must not accept its connections.
+    sock.close();
+    return { run, port };
+  }
+
+  test('socket activation: serves on the socket systemd passes, HTTP_PORT unused', async () => {
+    const { run, port } = await activated('127.0.0.1');
+    try {
+      await Promise.race([run.seen, run.exited.then((c) => assert.fail(`exited ${c}: ${run.stderr()}`))]);
+      const listening = run.lines.find((l) => l.event === 'listening')!;
+      assert.equal(listening.socket, 'systemd');
+      assert.equal(listening.address, `http://127.0.0.1:${port}`);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+      // HTTP_PORT=1 in the env is not where it listens: the log says so.
+      assert.ok(run.lines.some((l) => l.event === 'listen_address_ignored' && l.level === 40), 'a warning names the unused HTTP_PORT');
+    } finally {
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exited, 0);
+    }
+  });
+
+  test('socket activation on a non-loopback address with the default AUTH_TOKEN: exit 78', async () => {
+    const { run } = await activated('0.0.0.0');
+    assert.equal(await run.exited, 78);
+    const last = run.lines.at(-1)!;
+    assert.equal(last.event, 'config_invalid');
+    assert.match(String(last.msg), /the socket from systemd \(0\.0\.0\.0\) is not a loopback address/);
+  });
+});

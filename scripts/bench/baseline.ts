@@ -25,6 +25,8 @@ export function buildBaseline(ref: string): Baseline {
   };
   execFileSync('git', ['worktree', 'add', '--detach', '--force', dir, commit], { cwd: ROOT, stdio: 'ignore' });
   try {
+    // Old commits tracked node_modules/: replace it, so both builds run on the same packages.
+    fs.rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true });
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: dir, stdio: 'inherit' });
   } catch (e) {

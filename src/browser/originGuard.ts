@@ -30,6 +30,8 @@ interface PausedRequest {
 
 export class OriginGuard {
   private policy?: GuardPolicy;
+  /** The patterns Chrome pauses now (JSON), so a render with the same ones costs no command. */
+  private enabled?: string;
   /** Origins of requests stopped since the last arm(), for the error message (no paths: they may hold secrets). */
   readonly blocked = new Set<string>();
 
@@ -66,14 +68,14 @@ export class OriginGuard {
   async arm(policy: GuardPolicy): Promise<void> {
     this.policy = policy;
     this.blocked.clear();
-    // Patterns only narrow what Chrome pauses; decide() checks each request exactly.
-    await this.socket.send('Fetch.enable', { patterns: guardedPatterns(policy).map((urlPattern) => ({ urlPattern, requestStage: 'Request' })) }, this.sessionId);
-  }
-
-  /** Between renders: nothing is paused. */
-  async disarm(): Promise<void> {
-    this.policy = undefined;
-    if (!this.socket.closed) await this.socket.send('Fetch.disable', {}, this.sessionId);
+    // Patterns only narrow what Chrome pauses; decide() checks each request exactly. Both
+    // stay in force between renders, so a straggler of the last page is still judged by its
+    // render's rules, and the next render of the same kind needs no command at all.
+    const patterns = JSON.stringify(guardedPatterns(policy).map((urlPattern) => ({ urlPattern, requestStage: 'Request' })));
+    if (patterns === this.enabled) return;
+    this.enabled = undefined;
+    await this.socket.send('Fetch.enable', { patterns: JSON.parse(patterns) }, this.sessionId);
+    this.enabled = patterns;
   }
 
   close(): void {
@@ -120,7 +122,37 @@ function guardedHost(hostname: string, policy: GuardPolicy): boolean {
   return guardedDomains(policy).some((d) => h === d || (!isIp(d) && h.endsWith(`.${d}`)));
 }
 
-/** Fetch.enable patterns ('*' any characters): every scheme and port of each guarded host. */
+/**
+ * Fetch.enable patterns ('*' any characters, '?' exactly one): every scheme and port of each
+ * guarded host and its subdomains. Grafana's own origin is left out unless the bearer token
+ * must be added to it: a paused request costs a round trip to Node, and Grafana's own
+ * requests are the ones on the critical path of every render (~25 ms per render measured
+ * when they were paused too; see ADR 3).
+ */
 export function guardedPatterns(policy: GuardPolicy): string[] {
-  return guardedDomains(policy).flatMap((d) => [`*://${d}/*`, `*://${d}:*`, ...(isIp(d) ? [] : [`*://*.${d}/*`, `*://*.${d}:*`])]);
+  const grafana = new URL(policy.origin);
+  return guardedDomains(policy).flatMap((d) => {
+    const own = d === grafana.hostname.toLowerCase() && !policy.bearer;
+    const host = own ? everyOriginOnHostBut(d, grafana.protocol.slice(0, -1), grafana.port) : [`*://${d}/*`, `*://${d}:*`];
+    return [...host, ...(isIp(d) ? [] : [`*://*.${d}/*`, `*://*.${d}:*`])];
+  });
+}
+
+/** Patterns for every http(s) URL on `host` except those of the origin scheme://host[:port]. */
+function everyOriginOnHostBut(host: string, scheme: string, port: string): string[] {
+  const other = scheme === 'https' ? 'http' : 'https';
+  if (port === '') {
+    // The origin uses its scheme's default port: the other scheme's default port, and any explicit port.
+    return [`${other}://${host}/*`, `*://${host}:*`];
+  }
+  const patterns = [`*://${host}/*`, `${other}://${host}:${port}/*`];
+  // Ports of another length: one '?' per digit.
+  for (let len = 1; len <= 5; len++) if (len !== port.length) patterns.push(`*://${host}:${'?'.repeat(len)}/*`);
+  // Ports of the same length: the same digits up to position i, another digit there, any after.
+  for (let i = 0; i < port.length; i++) {
+    for (const digit of '0123456789') {
+      if (digit !== port[i]) patterns.push(`*://${host}:${port.slice(0, i)}${digit}${'?'.repeat(port.length - i - 1)}/*`);
+    }
+  }
+  return patterns;
 }

@@ -123,13 +123,12 @@ export class BrowserSession {
    * Wipes everything one render could leave for the next, in the same tab (a new tab would
    * cost a new renderer process and a cold start on every render): the page is replaced by
    * about:blank, cookies of this session's browser context go, every origin the render touched loses its
-   * storage (local, session, IndexedDB, cache storage, service workers), request
-   * interception stops, and language and timezone overrides are undone. Viewport, auth
-   * and interception are set anew by every render.
+   * storage (local, session, IndexedDB, cache storage, service workers), and language and
+   * timezone overrides are undone. Viewport, auth and the origin guard's rules are set
+   * anew by every render (the guard keeps the last render's rules until then).
    */
   async reset(): Promise<void> {
     await this.cdp('Page.navigate', { url: 'about:blank' });
-    await this.guard?.disarm();
     await this.cdp('Network.clearBrowserCookies');
     for (const origin of this.visitedOrigins) {
       // 'all' includes this tab's sessionStorage for the origin (test/hostile.test.ts checks).

@@ -45,8 +45,8 @@ export class BrowserPool {
   private treeCache = { at: 0, mib: 0 };
   /** A memory replacement is under way: the others wait for a reading taken after it. */
   private memoryReplacing = false;
-  /** Sessions replaced for memory since the tree was last under the ceiling. */
-  private memoryReplacements = 0;
+  /** Releases left during which the ceiling replaces nothing (fresh sessions could not meet it). */
+  private ceilingUnmet = 0;
   private ceilingTimer?: NodeJS.Timeout;
   /** Every live session, busy or idle (generic-pool does not list them). */
   private readonly live = new Set<BrowserSession>();
@@ -178,10 +178,10 @@ export class BrowserPool {
     if (this.o.recycleAfter > 0 && s.renders >= this.o.recycleAfter) return replace('recycle_renders');
     // Its Chrome takes no new sessions (it failed, or grew too big): move to a fresh one.
     if (s.handle.retired?.()) return replace('retired');
-    if (this.o.recycleMemoryMb > 0 && s.pgid !== undefined && !this.memoryReplacing && (await this.treeMiB()) > this.o.recycleMemoryMb) {
+    if (this.ceilingUnmet > 0) this.ceilingUnmet--;
+    else if (this.o.recycleMemoryMb > 0 && s.pgid !== undefined && !this.memoryReplacing && (await this.treeMiB()) > this.o.recycleMemoryMb) {
       return this.replaceForMemory(s);
     }
-    if (this.treeCache.mib <= this.o.recycleMemoryMb) this.memoryReplacements = 0;
     return this.resetAndRelease(s);
   }
 
@@ -198,21 +198,11 @@ export class BrowserPool {
 
   /**
    * The tree is over RECYCLE_MEMORY_MB: replace this session (its tab and browser context;
-   * its renderer exits, a fresh one starts in the same Chrome, no new Chrome, so the tree
-   * never holds two Chromes for it). One replacement at a time, each judged by a reading
-   * taken after the one before. When every session has been replaced so and the tree is
-   * still over, fresh sessions cannot meet the ceiling: say so once, and replace no more
-   * until 2 × POOL_SIZE renders later (a Chrome's own growth is what RECYCLE_AFTER's
-   * Chrome replacement is for). Between renders only; no render waits or fails for it.
+   * its renderer exits, a fresh one starts in the same Chrome, no new Chrome). One
+   * replacement at a time, each judged by a reading taken after the one before. Between
+   * renders only; no render waits or fails for it.
    */
   private async replaceForMemory(s: BrowserSession): Promise<void> {
-    if (++this.memoryReplacements > this.o.size) {
-      if (this.memoryReplacements === this.o.size + 1) {
-        this.o.logger.warn({ event: 'memory_ceiling_unmet', ceilingMiB: this.o.recycleMemoryMb, treeMiB: Math.round(this.treeCache.mib) }, 'every session was replaced and the tree is still over RECYCLE_MEMORY_MB');
-      }
-      if (this.memoryReplacements <= 3 * this.o.size) return this.resetAndRelease(s);
-      this.memoryReplacements = 0;
-    }
     this.memoryReplacing = true;
     try {
       await this.replace(s, 'recycle_memory');
@@ -223,24 +213,35 @@ export class BrowserPool {
   }
 
   /**
-   * The ceiling between renders when nothing is released: an idle pool over the ceiling
-   * (after a burst) takes an idle session out and replaces it, one per CEILING_CHECK_MS,
-   * and never while a render waits for a session.
+   * The ceiling while nothing renders (after a burst, the releases alone leave the tree
+   * where the burst took it): one idle session that has rendered since it was made is
+   * replaced per CEILING_CHECK_MS until the tree is under. If only fresh sessions are left
+   * and it is still over, fresh sessions cannot meet the ceiling: that is logged (once until
+   * the tree is under again) and releases stop replacing for 2 × POOL_SIZE renders.
    */
   private async idleCeiling(): Promise<void> {
-    if (this.stopping || this.memoryReplacing || this.pool.available === 0 || this.pool.pending > 0) return;
+    if (this.stopping || this.memoryReplacing || this.pool.borrowed > 0 || this.pool.pending > 0 || this.pool.available === 0) return;
     if ((await this.treeMiB()) <= this.o.recycleMemoryMb) {
-      this.memoryReplacements = 0;
+      this.ceilingUnmet = 0;
       return;
     }
-    // Fresh sessions could not meet it: wait for renders (see replaceForMemory).
-    if (this.memoryReplacing || this.memoryReplacements >= this.o.size || this.pool.available === 0 || this.pool.pending > 0) return;
+    if (this.memoryReplacing || this.pool.borrowed > 0 || this.pool.pending > 0) return;
+    const used = [...this.live].some((x) => x.renders > 0);
+    if (!used) {
+      if (this.ceilingUnmet === 0) {
+        this.o.logger.warn({ event: 'memory_ceiling_unmet', ceilingMiB: this.o.recycleMemoryMb, treeMiB: Math.round(this.treeCache.mib) }, 'fresh sessions alone are over RECYCLE_MEMORY_MB');
+      }
+      this.ceilingUnmet = 2 * this.o.size;
+      return;
+    }
     let s: BrowserSession;
     try {
       s = await withAcquireTimeout(this.pool, 50);
     } catch {
       return;
     }
+    // A fresh one: back to the end of the queue; the next check gets another.
+    if (s.renders === 0) return void (await this.pool.release(s).catch(() => undefined));
     await this.replaceForMemory(s);
   }
 

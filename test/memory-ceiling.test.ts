@@ -1,6 +1,6 @@
 // RECYCLE_MEMORY_MB as a ceiling for the whole process tree (this process, chromedriver, the
-// shared Chrome): under sustained load with a budget below what the tree settles at on its
-// own, sessions are recycled between renders until the tree is under it, and no render fails.
+// shared Chrome): under sustained load with a budget 15 MiB below what the tree settles at
+// on its own, sessions are recycled between renders until the tree is under it, and no render fails.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -63,9 +63,11 @@ describe('memory ceiling (RECYCLE_MEMORY_MB)', () => {
     await idle();
     const settled = await settledTreeMiB();
     const settledKinds = kinds;
-    // Tight: halfway between fresh sessions and the level the tree settles at on its own.
-    assert.ok(settled - fresh > 10, `the tree grew under load (${Math.round(fresh)} → ${Math.round(settled)} MiB)`);
-    const budget = Math.round((fresh + settled) / 2);
+    // Tight: below the level the tree settles at on its own. Not lower: this process (the
+    // test, the stand-in) and the browser process grow too, and fresh sessions cannot undo
+    // that (halfway between fresh and settled was below what fresh sessions reach).
+    assert.ok(settled - fresh > 25, `the tree grew under load (${Math.round(fresh)} → ${Math.round(settled)} MiB)`);
+    const budget = Math.round(settled - 15);
     // The ceiling is read from the config at start; set it now that the tree's level is known.
     (st.s.pool as unknown as { o: { recycleMemoryMb: number } }).o.recycleMemoryMb = budget;
 

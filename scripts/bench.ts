@@ -14,9 +14,11 @@ import { equalShare } from '../test/support/stack';
 import { parseArgs, USAGE, UsageError, type BenchArgs } from './bench/args';
 import { measureFloor, shootReferences, type FloorResult } from './bench/floor';
 import { cpuBusySince, cpuTimes, processCpuMs } from './bench/cpu';
-import { panelshotProcesses, pssByKind, PssSampler, samplePss, type PeakPss } from './bench/memory';
+import { panelshotProcesses, PssSampler, roundedKinds, summarize as summarizePss, type PeakPss, type PssSeries } from './bench/memory';
+import { writeChart } from './bench/chart';
 import { ensureBuilt, render, startPanelshot, type Panelshot, type RenderAnswer } from './bench/panelshot';
 import { buildBaseline, type Baseline } from './bench/baseline';
+import { runCurves } from './bench/curves';
 import { mib, ms, ratio, table, type Row } from './bench/report';
 import { median, percentile, round } from './bench/stats';
 import { measureScaleOut, scaleOutRows } from './bench/scaleOut';
@@ -30,7 +32,7 @@ const PHASES = ['queue', 'auth', 'navigate', 'data', 'stable', 'encode', 'total'
 const TARGETS = {
   overFloorMs: 100,
   rendersPerMinute: 180,
-  peakPssMiB: 1024,
+  peakPssMiB: 700,
   idlePssMiB: 600,
   logins: 1,
   benchSeconds: 300,
@@ -55,40 +57,53 @@ async function main(): Promise<number> {
   const g = await startStandin({ dataDelayMs: args.dataDelayMs, animationMs: args.animationMs });
   if (args.scaleOut) return scaleOutOnly(g, args).finally(() => g.close());
   try {
+    if (args.curves) return await runCurves(g, args);
     const latencyPanels = panels(1, args.latencyRenders);
     const loadPanels = panels(args.latencyRenders + 1, args.renders);
-    const { refs, floor } = await referencesAndFloor(g, args, latencyPanels, loadPanels);
-    log(`floor: median ${Math.round(floor.medianMs)} ms over ${floor.perPanelMs.length} panels`);
+    // --no-floor (screening Chrome flags for memory): no references, no floor, no comparison.
+    const { refs, floor } = args.noFloor ? { refs: new Map<number, Buffer>(), floor: { medianMs: NaN, perPanelMs: [], medianShots: NaN, medianCpuMs: NaN } } : await referencesAndFloor(g, args, latencyPanels, loadPanels);
+    if (!args.noFloor) log(`floor: median ${Math.round(floor.medianMs)} ms over ${floor.perPanelMs.length} panels`);
 
     // Only panelshot's logins count (the cameras use render keys, but be exact).
     g.resetStats();
-    const ps = await startPanelshot(g.url, args.pool, args.env);
+    // PSS of panelshot's whole tree from its spawn to its stop, every --pss-interval ms.
+    let sampler: PssSampler | undefined;
+    const ps = await startPanelshot(g.url, args.pool, args.env, args.main, (pid) => {
+      sampler = new PssSampler(pid, args.pssIntervalMs, args.pssExact);
+      sampler.phase('startup');
+    });
     log(`panelshot pid ${ps.pid} warm after ${ps.startupMs} ms`);
     let measured: Measured;
     let leftover = 0;
+    let series: PssSeries;
     try {
-      measured = await measurePanelshot(ps, g, args, latencyPanels, loadPanels);
+      measured = await measurePanelshot(ps, g, args, latencyPanels, loadPanels, sampler!);
     } catch (e) {
       log(`panelshot log tail:\n${ps.logTail()}`);
       throw e;
     } finally {
+      series = await sampler!.stop();
       leftover = (await ps.stop()).leftover;
     }
+    measured.memory = memoryOf(series);
     const logins = g.stats.logins;
     const ab = args.baselines.length ? await compareWithBaselines(g, args, latencyPanels, refs) : undefined;
 
     const answers = [...measured.latency, ...measured.load];
-    const shares = await compare(answers, refs);
+    const shares = args.noFloor ? answers.map(() => NaN) : await compare(answers, refs);
     const failed = answers.filter((a) => a.status !== 200);
     const result = summarize(args, { floor, measured, shares, logins, startupMs: ps.startupMs, buildMs, leftover, benchMs: Date.now() - startedAt });
     if (ab) addBaselines(result, ab, floor.medianMs);
+    const chartFile = args.out.replace(/(\.json)?$/, '.memory.png');
+    await writeChart(chartFile, memoryChart(series, `panelshot PSS, POOL_SIZE=${args.pool}, concurrency ${args.concurrency}, ${args.width}×${args.height}`, TARGETS.peakPssMiB));
+    (result.json as Record<string, unknown>).memorySeries = seriesJson(series);
 
     console.log(table(result.rows));
     fs.mkdirSync(path.dirname(path.resolve(args.out)), { recursive: true });
     fs.writeFileSync(args.out, JSON.stringify(result.json, null, 2) + '\n');
     const logFile = args.out.replace(/(\.json)?$/, '.panelshot.log');
     fs.writeFileSync(logFile, ps.log.join('\n') + '\n');
-    log(`wrote ${args.out} and ${logFile}`);
+    log(`wrote ${args.out}, ${logFile} and ${chartFile}`);
 
     for (const f of failed) log(`render of panel ${f.panelId} answered ${f.status}: ${f.error}`);
     if (leftover) log(`${leftover} Chrome/chromedriver processes outlived panelshot (killed now)`);
@@ -127,11 +142,63 @@ interface Measured {
   cpuMsPerRender: number;
   /** Share of both cores busy during the throughput run (anything on the machine). */
   loadCpuBusy: number;
-  idle: { mib: number; processes: number; byKindMiB: Record<string, number>; cpuShare: number };
-  peak: PeakPss;
+  idle: { cpuShare: number };
+  /** Filled in from the PSS series once panelshot has stopped. */
+  memory?: Memory;
 }
 
-async function measurePanelshot(ps: Panelshot, g: Standin, args: BenchArgs, latencyPanels: Map<number, string>, loadPanels: Map<number, string>): Promise<Measured> {
+interface Memory {
+  /** Every phase from spawn to stop. */
+  all: PeakPss;
+  byPhase: Record<string, PeakPss>;
+  /** Idle: median of the idle phase's samples, with the kinds of the median sample. */
+  idle: { mib: number; processes: number; byKindMiB: Record<string, number>; samples: number };
+}
+
+function memoryOf(series: PssSeries): Memory {
+  const byPhase = Object.fromEntries(series.phases.map((p) => [p.name, summarizePss(series, p.name)]));
+  const idlePhase = series.phases.find((p) => p.name === 'idle')!;
+  const idleSamples = series.samples.filter((x) => x.at >= idlePhase.from && x.at <= idlePhase.to).sort((a, b) => a.mib - b.mib);
+  const mid = idleSamples[idleSamples.length >> 1];
+  return {
+    all: summarizePss(series),
+    byPhase,
+    idle: { mib: mid?.mib ?? NaN, processes: mid?.processes ?? 0, byKindMiB: roundedKinds(mid?.byKind ?? {}), samples: idleSamples.length },
+  };
+}
+
+/** Total PSS and its biggest kinds over time, the phases shaded. */
+export function memoryChart(series: PssSeries, title: string, target?: number) {
+  const t0 = series.samples[0]?.at ?? 0;
+  const x = (at: number) => Math.round((at - t0) / 100) / 10;
+  const kinds = ['renderer', 'browser', 'gpu-process', 'node'];
+  const other = (b: Record<string, number>) => Object.entries(b).filter(([k]) => !kinds.includes(k)).reduce((a, [, v]) => a + v, 0);
+  return {
+    title,
+    xLabel: `seconds (${series.samples.length} samples, every ${series.intervalMs} ms)`,
+    yLabel: 'PSS, MiB',
+    bands: series.phases.map((p) => ({ name: p.name, from: x(p.from), to: x(p.to) })),
+    marks: target ? [{ name: `${target} MiB`, y: target }] : [],
+    lines: [
+      { name: 'total', bold: true, points: series.samples.map((s) => [x(s.at), s.mib] as [number, number]) },
+      ...kinds.map((k) => ({ name: k, points: series.samples.map((s) => [x(s.at), s.byKind[k] ?? 0] as [number, number]) })),
+      { name: 'other (utilities, zygotes, driver)', points: series.samples.map((s) => [x(s.at), other(s.byKind)] as [number, number]) },
+    ],
+  };
+}
+
+function seriesJson(series: PssSeries) {
+  const t0 = series.samples[0]?.at ?? 0;
+  return {
+    intervalMs: series.intervalMs,
+    phases: series.phases.map((p) => ({ name: p.name, fromMs: p.from - t0, toMs: p.to - t0 })),
+    samples: series.samples.map((s) => ({ t: s.at - t0, mib: round(s.mib, 1), processes: s.processes, fresh: s.fresh ?? s.processes, ms: round(s.ms, 1), byKind: roundedKinds(s.byKind) })),
+  };
+}
+
+async function measurePanelshot(ps: Panelshot, g: Standin, args: BenchArgs, latencyPanels: Map<number, string>, loadPanels: Map<number, string>, sampler: PssSampler): Promise<Measured> {
+  await sampler.started();
+  sampler.phase('latency');
   // Single renders, one after another: nothing queues, every phase is the render's own. The
   // gap lets the previous session's reset (new tab, cleared storage) finish first, as it
   // would between two alerts; without it that reset competes for the 2 cores.
@@ -145,22 +212,19 @@ async function measurePanelshot(ps: Panelshot, g: Standin, args: BenchArgs, late
   // Idle with the pool warm: after those renders (sessions reset, caches filled) and a pause.
   // The last render's reset still runs for a moment after its answer: let it finish first.
   await new Promise((r) => setTimeout(r, 1000));
+  sampler.phase('idle');
   const idleCpu0 = processCpuMs(panelshotProcesses(ps.pid));
   await new Promise((r) => setTimeout(r, 2000));
   // CPU an idle pool burns (share of one core): what every render competes with.
   const idleCpuShare = (processCpuMs(panelshotProcesses(ps.pid)) - idleCpu0) / 2000;
-  const idleSamples = [];
-  for (let i = 0; i < 5; i++) {
-    idleSamples.push(samplePss(ps.pid));
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const idle = { mib: median(idleSamples.map((s) => s.mib)), processes: idleSamples[0]!.processes, byKindMiB: pssByKind(ps.pid), cpuShare: idleCpuShare };
+  // More idle samples (the sampler takes them; the idle figure is their median).
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = { cpuShare: idleCpuShare };
 
   // Throughput: `concurrency` clients, each taking the next panel as soon as its last one came back.
   const todo = [...loadPanels];
   const load: RenderAnswer[] = [];
-  const sampler = new PssSampler(ps.pid, args.pssIntervalMs);
-  await sampler.started();
+  sampler.phase('throughput');
   const cpu = cpuTimes();
   const ownCpu = processCpuMs(panelshotProcesses(ps.pid));
   const t0 = performance.now();
@@ -172,11 +236,11 @@ async function measurePanelshot(ps: Panelshot, g: Standin, args: BenchArgs, late
   const loadWallMs = performance.now() - t0;
   const loadCpuBusy = cpuBusySince(cpu);
   const cpuMsPerRender = (processCpuMs(panelshotProcesses(ps.pid)) - ownCpu) / load.length;
-  const peak = await sampler.stop();
-  log(`throughput: ${load.length} renders in ${Math.round(loadWallMs)} ms, peak PSS ${Math.round(peak.peakMiB)} MiB`);
-  // Let the last log lines arrive before they are read.
-  await new Promise((r) => setTimeout(r, 100));
-  return { latency, load, loadWallMs, loadCpuBusy, cpuMsPerRender, idle, peak, framesCompared: ps.framesCompared };
+  log(`throughput: ${load.length} renders in ${Math.round(loadWallMs)} ms, peak PSS ${Math.round(summarizePss(sampler.series(), 'throughput').peakMiB)} MiB`);
+  // The resets after the last renders belong to the run too; and let the last log lines arrive.
+  sampler.phase('after');
+  await new Promise((r) => setTimeout(r, 1000));
+  return { latency, load, loadWallMs, loadCpuBusy, cpuMsPerRender, idle, framesCompared: ps.framesCompared };
 }
 
 interface AbSide {
@@ -207,7 +271,7 @@ async function compareWithBaselines(g: Standin, args: BenchArgs, panelsToRender:
       log(`baseline ${ref} (${builds.at(-1)!.commit}) built`);
     }
     const sides: AbSide[] = [{ name: 'this', ms: [] }, ...builds.map((b) => ({ name: b.ref, commit: b.commit, ms: [] }))];
-    running.push(await startPanelshot(g.url, 1, args.env));
+    running.push(await startPanelshot(g.url, 1, args.env, args.main));
     for (const b of builds) running.push(await startPanelshot(g.url, 1, args.env, b.main));
     let failed = 0;
     let turn = 0;
@@ -276,8 +340,35 @@ function kindSummary(byKind: Record<string, number>): string {
   return [...sorted.slice(0, 5), ...(rest ? [['other', rest] as const] : [])].map(([k, v]) => `${k.replace(/^utility:(\w+)\..*/, '$1')} ${v}`).join(' · ');
 }
 
+/** Peak over every phase (the target), p95, per-phase peaks, where the peak sits, idle. */
+function memoryRows(args: BenchArgs, mem: Memory): Row[] {
+  const a = mem.all;
+  const four = args.pool === 4;
+  const fmt = (p: PeakPss) => `${mib(p.peakMiB)} / ${mib(p.p95MiB)} / ${mib(p.meanMiB)}`;
+  return [
+    {
+      metric: `peak PSS, all phases (${a.samples} samples every ${args.pssIntervalMs} ms, max gap ${a.maxGapMs} ms, ≤${a.maxProcesses} procs)`,
+      value: mib(a.peakMiB),
+      target: four ? `≤ ${TARGETS.peakPssMiB} MiB` : 'n/a (POOL_SIZE≠4)',
+      pass: four ? a.peakMiB <= TARGETS.peakPssMiB : undefined,
+    },
+    { metric: '  p95 PSS, all phases', value: mib(a.p95MiB) },
+    ...Object.entries(mem.byPhase).map(([name, p]) => ({ metric: `  ${name}: peak / p95 / mean (${p.samples} samples)`, value: fmt(p) })),
+    { metric: '  at the peak, by process kind (MiB)', value: kindSummary(a.peakByKind) },
+    { metric: `  one sample costs (mean wall time, in the sampler process; ${args.pssExact ? 'every process read' : 'smaps_rollup per process every 1 s, RSS change between'})`, value: `${ms(a.meanSampleMs)}, ${a.meanFresh.toFixed(1)} of ≤${a.maxProcesses} procs read fresh` },
+    {
+      metric: `idle PSS, pool warm (median of ${mem.idle.samples} samples, ${mem.idle.processes} procs)`,
+      value: mib(mem.idle.mib),
+      target: four ? `≤ ${TARGETS.idlePssMiB} MiB` : 'n/a (POOL_SIZE≠4)',
+      pass: four ? mem.idle.mib <= TARGETS.idlePssMiB : undefined,
+    },
+    { metric: '  idle PSS by process kind (MiB)', value: kindSummary(mem.idle.byKindMiB) },
+  ];
+}
+
 function summarize(args: BenchArgs, x: Inputs): { rows: Row[]; json: unknown } {
   const { floor, measured: m } = x;
+  const mem = m.memory!;
   const f = floor.medianMs;
   const lat = m.latency.map((a) => a.clientMs);
   const latMedian = median(lat);
@@ -311,9 +402,7 @@ function summarize(args: BenchArgs, x: Inputs): { rows: Row[]; json: unknown } {
     { metric: '  CPU per render (panelshot + its Chromes)', value: ms(m.cpuMsPerRender), vsFloor: `${ratio(m.cpuMsPerRender / floor.medianCpuMs)} of ${ms(floor.medianCpuMs)}` },
     { metric: `  CPU-bound ceiling on ${os.cpus().length} cores`, value: `${((os.cpus().length * 60_000) / m.cpuMsPerRender).toFixed(0)}/min` },
     { metric: '  CPU busy during the run (whole machine)', value: `${Math.round(m.loadCpuBusy * 100)} %` },
-    { metric: `peak PSS under load (${m.peak.samples} samples, ≤${m.peak.maxProcesses} procs)`, value: mib(m.peak.peakMiB), target: args.pool === 4 ? `≤ ${TARGETS.peakPssMiB} MiB` : 'n/a (POOL_SIZE≠4)', pass: args.pool === 4 ? m.peak.peakMiB <= TARGETS.peakPssMiB : undefined },
-    { metric: `idle PSS, pool warm (${m.idle.processes} procs)`, value: mib(m.idle.mib), target: args.pool === 4 ? `≤ ${TARGETS.idlePssMiB} MiB` : 'n/a (POOL_SIZE≠4)', pass: args.pool === 4 ? m.idle.mib <= TARGETS.idlePssMiB : undefined },
-    { metric: '  idle PSS by process kind (MiB)', value: kindSummary(m.idle.byKindMiB) },
+    ...memoryRows(args, mem),
     { metric: '  idle CPU (panelshot + its Chromes, of one core)', value: `${Math.round(m.idle.cpuShare * 100)} %` },
     { metric: `images equal to settled frame (share ≥ ${EQUAL_SHARE})`, value: `${equal}/${total}`, target: '100 %', pass: equal === total },
     { metric: '  pixel-exact / min share / unsettled', value: `${exact}/${total} / ${Math.min(...x.shares).toFixed(4)} / ${unsettled}` },
@@ -362,7 +451,23 @@ function summarize(args: BenchArgs, x: Inputs): { rows: Row[]; json: unknown } {
       phaseMediansMs: loadPhases,
       renders: m.load.map((a, i) => perRender(a, i, m.latency.length)),
     },
-    memory: { peakPssMiB: round(m.peak.peakMiB, 1), meanPssUnderLoadMiB: round(m.peak.meanMiB, 1), samples: m.peak.samples, meanSampleMs: round(m.peak.meanSampleMs, 1), maxProcesses: m.peak.maxProcesses, idlePssMiB: round(m.idle.mib, 1), idleProcesses: m.idle.processes, idleByKindMiB: m.idle.byKindMiB, idleCpuShareOfOneCore: round(m.idle.cpuShare, 3) },
+    memory: {
+      peakPssMiB: round(mem.all.peakMiB, 1),
+      p95PssMiB: round(mem.all.p95MiB, 1),
+      samples: mem.all.samples,
+      intervalMs: args.pssIntervalMs,
+      maxGapMs: mem.all.maxGapMs,
+      meanSampleMs: round(mem.all.meanSampleMs, 1),
+      meanFreshReads: round(mem.all.meanFresh, 1),
+      exact: args.pssExact,
+      peakByKindMiB: mem.all.peakByKind,
+      byPhase: Object.fromEntries(Object.entries(mem.byPhase).map(([k, p]) => [k, { peakMiB: round(p.peakMiB, 1), p95MiB: round(p.p95MiB, 1), meanMiB: round(p.meanMiB, 1), samples: p.samples, maxProcesses: p.maxProcesses, maxGapMs: p.maxGapMs, peakByKindMiB: p.peakByKind }])),
+      idlePssMiB: round(mem.idle.mib, 1),
+      idleSamples: mem.idle.samples,
+      idleProcesses: mem.idle.processes,
+      idleByKindMiB: mem.idle.byKindMiB,
+      idleCpuShareOfOneCore: round(m.idle.cpuShare, 3),
+    },
     correctness: { total, equalAtLeast0999: equal, pixelExact: exact, minShare: round(Math.min(...x.shares), 6), unsettled, shared },
     logins: x.logins,
     startupMs: x.startupMs,

@@ -156,7 +156,7 @@ export const KEYS = {
   RECYCLE_MEMORY_MB: {
     schema: int(0, 100_000),
     default: '0',
-    doc: 'Replace a Chrome whose processes use more than this many MiB (PSS, checked at most every 5 s; 0 = no limit; local Chrome only).',
+    doc: 'Memory ceiling for the whole process tree (panelshot, chromedrivers, every Chrome process), in MiB PSS; 0 = none. Checked between renders (a reading at most every second): over it, the session just released (or an idle one) gets a fresh tab and browser context in the same Chrome, one at a time; if fresh sessions cannot meet it, memory_ceiling_unmet is logged. Renders never fail or wait for it; a swell during a render is not capped. Local Chrome only.',
   },
   RENDER_TIMEOUT_S: { schema: int(1, 600), default: '30', doc: 'Render timeout in seconds when the request gives none.' },
   RENDER_TIMEOUT_MAX_S: { schema: int(1, 3600), default: '120', doc: 'Largest timeout a request may ask for, in seconds.' },

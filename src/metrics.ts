@@ -33,7 +33,7 @@ export function createMetrics() {
     }),
     chromeRestarts: new Counter({
       name: 'panelshot_chrome_restarts_total',
-      help: 'Chrome sessions replaced, by reason (recycle_renders, recycle_memory, crashed, reset_failed).',
+      help: 'Chrome sessions replaced, by reason (recycle_renders, recycle_memory, retired, crashed, reset_failed).',
       labelNames: ['reason'],
       registers: [registry],
     }),

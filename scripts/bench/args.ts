@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 // The bench's command line. Every stand-in knob and every panelshot setting is a flag, so
 // the same run can measure a slow page and a fast one, or try a Chrome flag.
 export interface BenchArgs {
@@ -11,7 +13,7 @@ export interface BenchArgs {
   latencyRenders: number;
   /** Pause before each single render, so it meets an idle service (previous reset done). */
   latencyGapMs: number;
-  /** PSS sampling period during the throughput run; each sample costs ~100 ms of CPU. */
+  /** PSS sampling period, every phase from panelshot's spawn to its stop (a separate process). */
   pssIntervalMs: number;
   width: number;
   height: number;
@@ -23,6 +25,16 @@ export interface BenchArgs {
   baselines: string[];
   /** Only the scale-out comparison: local Chrome, Grid standalone, hub + 2 nodes (--scale-out). */
   scaleOut: boolean;
+  /** Read every process's smaps_rollup in every sample (see TreePss). */
+  pssExact: boolean;
+  /** Another build's main.js to measure instead of this checkout's dist/main.js (--main). */
+  main?: string;
+  /** Skip references, floor and comparison: for screening flags by memory and throughput. */
+  noFloor: boolean;
+  /** --curves: cost against size, concurrency, panels and time instead of the table. */
+  curves: boolean;
+  /** Length of the sustained run of --curves. */
+  sustainedMinutes: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -34,11 +46,21 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --renders N          renders in the throughput run (default 40)
   --latency-renders N  sequential single renders, also the floor's panels (default 10)
   --latency-gap MS     idle pause before each single render (default 500)
-  --pss-interval MS    PSS sampling period under load (default 1000; a sample costs ~100 ms CPU)
+  --pss-interval MS    PSS sampling period, all phases, in a child process (default 200)
+  --pss-exact          read every process's smaps_rollup in every sample (default: each
+                       process's every 1 s, staggered, plus its RSS change in between;
+                       exact costs ~100 ms per sample and slows the renders it measures)
   --width PX --height PX  render size (default 1000x500)
   --out FILE           JSON results (default bench-results/bench.json)
   --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
   --quick              smoke run: 3 latency renders, 8 throughput renders
+  --main FILE          measure this build's main.js instead of dist/main.js (e.g. one built
+                       with tsc --outDir out/x; the throughput table, --curves and A/B "this")
+  --no-floor           skip references, floor and image comparison (screening Chrome flags
+                       by memory and throughput; latency ratios and correctness show n/a)
+  --curves             instead: cost curves against image size, concurrency (1, 2, 4, 8),
+                       panels per page and a sustained run; charts in bench-results/
+  --sustained-min N    length of the sustained run of --curves (default 2; the issue's is 10)
   --baseline REF       also build git REF in a temporary worktree and compare single-render
                        latency with it, interleaved render for render (POOL_SIZE=1 each);
                        repeatable: every build renders every panel, in rotating order
@@ -56,7 +78,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     renders: 40,
     latencyRenders: 10,
     latencyGapMs: 500,
-    pssIntervalMs: 1000,
+    pssIntervalMs: 200,
     width: 1000,
     height: 500,
     out: 'bench-results/bench.json',
@@ -64,6 +86,10 @@ export function parseArgs(argv: string[]): BenchArgs {
     env: {},
     baselines: [],
     scaleOut: false,
+    curves: false,
+    noFloor: false,
+    pssExact: false,
+    sustainedMinutes: 2,
   };
   let rendersGiven = false;
   let latencyGiven = false;
@@ -95,6 +121,11 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--quick': a.quick = true; break;
       case '--baseline': a.baselines.push(value()); break;
       case '--scale-out': a.scaleOut = true; break;
+      case '--curves': a.curves = true; break;
+      case '--no-floor': a.noFloor = true; break;
+      case '--main': a.main = path.resolve(value()); break;
+      case '--pss-exact': a.pssExact = true; break;
+      case '--sustained-min': a.sustainedMinutes = int(1); break;
       case '--env': {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -106,6 +137,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       default: throw new UsageError(`unknown flag ${flag}`);
     }
   }
+  if (a.noFloor && a.baselines.length) throw new UsageError('--baseline compares pictures with the references, which --no-floor skips');
   // --quick only shrinks what was not asked for explicitly.
   if (a.quick) {
     if (!latencyGiven) a.latencyRenders = 3;

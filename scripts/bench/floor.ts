@@ -37,7 +37,7 @@ export interface FloorResult {
 
 const FLOOR_DEADLINE_MS = 20_000;
 
-export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<number, string>, width: number, height: number, refs: Map<number, Buffer>): Promise<FloorResult> {
+export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<number, string>, width: number, height: number, refs: Map<number, Buffer>, scale = 1): Promise<FloorResult> {
   const cdp = <T>(method: string, params: object = {}) => cam.handle.driver.sendAndGetDevToolsCommand(method, params) as unknown as Promise<T>;
   const perPanelMs: number[] = [];
   const shots: number[] = [];
@@ -47,7 +47,7 @@ export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<
   for (const [id, path] of paths) {
     // The untimed first load: warms the page and gives the settled frame, with the
     // renderKey cookie and the viewport left in place for the timed load.
-    const settled = await cam.shoot(g, path, width, height);
+    const settled = await cam.shoot(g, path, width, height, scale);
     refs.set(id, settled);
     // Start from a blank page, as a fresh tab does: otherwise the first screenshot after
     // navigate could still show the previous (already settled) load of this very page.

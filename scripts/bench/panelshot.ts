@@ -48,8 +48,11 @@ export interface Panelshot {
   stop(): Promise<{ leftover: number }>;
 }
 
-/** `main`: another build's dist/main.js (--baseline); by default this checkout's. */
-export async function startPanelshot(grafanaUrl: string, poolSize: number, extraEnv: Record<string, string>, main = MAIN): Promise<Panelshot> {
+/**
+ * `main`: another build's dist/main.js (--baseline); by default this checkout's.
+ * `onSpawn`: called with the pid as soon as it runs (to sample its start-up too).
+ */
+export async function startPanelshot(grafanaUrl: string, poolSize: number, extraEnv: Record<string, string>, main = MAIN, onSpawn?: (pid: number) => void): Promise<Panelshot> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const log: string[] = [];
@@ -80,6 +83,7 @@ export async function startPanelshot(grafanaUrl: string, poolSize: number, extra
   readline.createInterface({ input: child.stdout! }).on('line', keep);
   readline.createInterface({ input: child.stderr! }).on('line', keep);
   const pid = child.pid!;
+  onSpawn?.(pid);
   const ps: Panelshot = {
     pid,
     url,
@@ -171,8 +175,9 @@ export interface RenderAnswer {
   error?: string;
 }
 
-export async function render(base: string, pageUrl: string, panelId: number, width: number, height: number): Promise<RenderAnswer> {
-  const q = new URLSearchParams({ url: pageUrl, width: String(width), height: String(height) });
+/** height -1: the whole page; scale: deviceScaleFactor. */
+export async function render(base: string, pageUrl: string, panelId: number, width: number, height: number, scale = 1): Promise<RenderAnswer> {
+  const q = new URLSearchParams({ url: pageUrl, width: String(width), height: String(height), ...(scale !== 1 ? { deviceScaleFactor: String(scale) } : {}) });
   const t = performance.now();
   const res = await fetch(`${base}/render?${q}`, { headers: { 'X-Auth-Token': '-' } });
   const body = Buffer.from(await res.arrayBuffer());

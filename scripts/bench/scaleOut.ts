@@ -11,7 +11,7 @@ import { startHub, startNode, startStandaloneGrid, waitForGrid, type GridProcess
 import type { Standin } from '../../test/standin/grafana';
 import type { BenchArgs } from './args';
 import { cpuBusySince, cpuTimes } from './cpu';
-import { pssByKind } from './memory';
+import { samplePss } from './memory';
 import { render, startPanelshot } from './panelshot';
 import { mib, ms, type Row } from './report';
 import { median, round } from './stats';
@@ -85,7 +85,7 @@ export async function measureScaleOut(g: Standin, args: BenchArgs, log: (m: stri
             peakJava = Math.max(peakJava, p.java);
             panelshotMiB = Math.max(panelshotMiB, pssKiB(ps.pid) / 1024);
           } else {
-            const k = pssByKind(ps.pid);
+            const k = samplePss(ps.pid).byKind;
             const node = k.node ?? 0;
             peakBrowsers = Math.max(peakBrowsers, Object.values(k).reduce((a, b) => a + b, 0) - node);
             panelshotMiB = Math.max(panelshotMiB, node);

@@ -63,13 +63,17 @@ export class ChromeHosts {
         retire: () => {
           host.retiring = true;
         },
+        retired: () => host.retiring || host.dead,
         close: async () => {
           if (closed) return;
           closed = true;
+          // The seat is free at once: the pool creates the replacement while this one is
+          // still closing, and it must land in this Chrome, not start a second one.
+          host.sessions--;
           // quit() of an attached session leaves Chrome running; the context takes its tab along.
           await withTimeout(Promise.resolve(driver.quit()), 3000, 'quit').catch(() => undefined);
           await host.socket.send('Target.disposeBrowserContext', { browserContextId }, undefined, 3000).catch(() => undefined);
-          await this.leave(host);
+          await this.quitIfUnused(host);
         },
       };
     } catch (e) {
@@ -126,6 +130,10 @@ export class ChromeHosts {
 
   private async leave(host: Host): Promise<void> {
     host.sessions--;
+    await this.quitIfUnused(host);
+  }
+
+  private async quitIfUnused(host: Host): Promise<void> {
     if (host.sessions > 0) return;
     // Nobody left on this Chrome: quit it if it is dead or retired, or if another host can
     // take the next session; otherwise keep it warm for the replacement.

@@ -47,6 +47,8 @@ export interface DriverHandle {
   onExit?(cb: () => void): void;
   /** Local mode: let this session's Chrome take no new sessions (e.g. it grew too big). */
   retire?(): void;
+  /** Local mode: this session's Chrome takes no new sessions (it failed or grew too big). */
+  retired?(): boolean;
   /** Quit politely within a short deadline, then kill whatever is left. Never throws. */
   close(): Promise<void>;
 }

@@ -1,13 +1,14 @@
 // The pool owns Chrome's whole life: warm sessions at start, one render at a time each,
 // a bounded queue in front, a reset between renders, replacement after a crash, recycling
-// after RECYCLE_AFTER renders or RECYCLE_MEMORY_MB, and an orderly stop.
+// after RECYCLE_AFTER renders or when the whole tree passes RECYCLE_MEMORY_MB, and an
+// orderly stop.
 // generic-pool does the queueing and the min/max bookkeeping; POOL_SIZE is a target that a
 // background refill keeps after failed creates, one attempt at a time with back-off and
 // jitter (docs/adr/0010-grid-scale-out.md).
 import { createPool, type Pool } from 'generic-pool';
 import { driverFactory, type DriverFactory, type DriverOptions } from './driver';
 import { GridError, gridStatus, retryOrphans } from './grid';
-import { groupPssMiB } from './processes';
+import { groupPssMiB, TreePss } from './processes';
 import { BrowserSession } from './session';
 import { browserFailed, PanelshotError, shuttingDown, tooBusy } from '../errors';
 import type { Logger } from '../logger';
@@ -20,11 +21,13 @@ export interface PoolOptions {
   recycleMemoryMb: number;
   driver: DriverOptions;
   logger: Logger;
-  /** Why a Chrome was replaced: 'recycle_renders' | 'recycle_memory' | 'crashed' | 'reset_failed'. */
+  /** Why a Chrome was replaced: 'recycle_renders' | 'recycle_memory' | 'retired' | 'crashed' | 'reset_failed'. */
   onReplace?(reason: string): void;
 }
 
 const MEMORY_CHECK_MS = 5000;
+/** The memory ceiling reads the tree's PSS at most this often (incrementally, see TreePss). */
+const CEILING_CHECK_MS = 1000;
 
 /** After failed creates: the n-th retry waits BASE·2^(n-1), at most MAX, of which a random 0–50 % is dropped. */
 export const REFILL_BACKOFF = { baseMs: 500, maxMs: 15_000 };
@@ -54,9 +57,17 @@ export class BrowserPool {
   private readonly pool: Pool<BrowserSession>;
   private stopping = false;
   private readonly drivers: DriverFactory;
-  /** PSS readings are costly (~2 ms per process): at most one per MEMORY_CHECK_MS. */
-  private lastMemoryCheck = 0;
+  /** PSS readings are costly (4-12 ms per Chrome process): at most one per MEMORY_CHECK_MS. */
   private memoryCache = { at: 0, mib: 0 };
+  /** The whole tree (this process, chromedrivers, Chromes) for the RECYCLE_MEMORY_MB ceiling. */
+  private readonly tree = new TreePss(() => [process.pid]);
+  private treeReading?: Promise<number>;
+  private treeCache = { at: 0, mib: 0 };
+  /** A memory replacement is under way: the others wait for a reading taken after it. */
+  private memoryReplacing = false;
+  /** Releases left during which the ceiling replaces nothing (fresh sessions could not meet it). */
+  private ceilingUnmet = 0;
+  private ceilingTimer?: NodeJS.Timeout;
   /** Every live session, busy or idle (generic-pool does not list them). */
   private readonly live = new Set<BrowserSession>();
   /** Creates that failed in a row (0 = healthy), the last reason, and when the next may start. */
@@ -215,6 +226,9 @@ export class BrowserPool {
       this.warmWaiters.length = 0;
     }
     this.startRefill();
+    if (this.o.recycleMemoryMb > 0 && this.o.driver.seleniumRemoteUrl === undefined) {
+      this.ceilingTimer = setInterval(() => void this.idleCeiling().catch(() => undefined), CEILING_CHECK_MS).unref();
+    }
   }
 
   get warm(): boolean {
@@ -309,12 +323,14 @@ export class BrowserPool {
     void this.pool.release(session).catch(() => undefined);
   }
 
+  private replace(s: BrowserSession, reason: string): Promise<void> {
+    this.o.onReplace?.(reason);
+    this.o.logger.info({ event: 'chrome_replace', session: s.id, reason, renders: s.renders }, 'replacing Chrome session');
+    return this.pool.destroy(s).catch(() => undefined);
+  }
+
   private async recycleOrReset(s: BrowserSession): Promise<void> {
-    const replace = (reason: string) => {
-      this.o.onReplace?.(reason);
-      this.o.logger.info({ event: 'chrome_replace', session: s.id, reason, renders: s.renders }, 'replacing Chrome session');
-      return this.pool.destroy(s).catch(() => undefined);
-    };
+    const replace = (reason: string) => this.replace(s, reason);
     // A session that failed leaves its Chrome (and chromedriver) in doubt: that Chrome takes
     // no new sessions and quits once its other sessions are done.
     if (s.broken) {
@@ -322,23 +338,89 @@ export class BrowserPool {
       return replace('crashed');
     }
     if (this.o.recycleAfter > 0 && s.renders >= this.o.recycleAfter) return replace('recycle_renders');
-    if (this.o.recycleMemoryMb > 0 && s.pgid !== undefined && Date.now() - this.lastMemoryCheck >= MEMORY_CHECK_MS) {
-      this.lastMemoryCheck = Date.now();
-      if (groupPssMiB(s.pgid) > this.o.recycleMemoryMb) {
-        // The whole Chrome is over the limit: it takes no new sessions and quits when empty.
-        s.handle.retire?.();
-        return replace('recycle_memory');
-      }
+    // Its Chrome takes no new sessions (it failed, or grew too big): move to a fresh one.
+    if (s.handle.retired?.()) return replace('retired');
+    if (this.ceilingUnmet > 0) this.ceilingUnmet--;
+    else if (this.o.recycleMemoryMb > 0 && s.pgid !== undefined && !this.memoryReplacing && (await this.treeMiB()) > this.o.recycleMemoryMb) {
+      return this.replaceForMemory(s);
     }
+    return this.resetAndRelease(s);
+  }
+
+  private async resetAndRelease(s: BrowserSession): Promise<void> {
     try {
       await s.reset();
     } catch (e) {
       this.o.logger.warn({ event: 'chrome_reset_failed', session: s.id, err: String((e as Error).message).slice(0, 200) }, 'reset failed');
       s.handle.retire?.();
-      return replace(s.broken ? 'crashed' : 'reset_failed');
+      return this.replace(s, s.broken ? 'crashed' : 'reset_failed');
     }
     s.busy = false;
     await this.pool.release(s).catch(() => undefined);
+  }
+
+  /**
+   * The tree is over RECYCLE_MEMORY_MB: replace this session (its tab and browser context;
+   * its renderer exits, a fresh one starts in the same Chrome, no new Chrome). One
+   * replacement at a time, each judged by a reading taken after the one before. Between
+   * renders only; no render waits or fails for it.
+   */
+  private async replaceForMemory(s: BrowserSession): Promise<void> {
+    this.memoryReplacing = true;
+    try {
+      await this.replace(s, 'recycle_memory');
+    } finally {
+      this.treeCache.at = 0;
+      this.memoryReplacing = false;
+    }
+  }
+
+  /**
+   * The ceiling while nothing renders (after a burst, the releases alone leave the tree
+   * where the burst took it): one idle session that has rendered since it was made is
+   * replaced per CEILING_CHECK_MS until the tree is under. If only fresh sessions are left
+   * and it is still over, fresh sessions cannot meet the ceiling: that is logged (once until
+   * the tree is under again) and releases stop replacing for 2 × POOL_SIZE renders.
+   */
+  private async idleCeiling(): Promise<void> {
+    if (this.stopping || this.memoryReplacing || this.pool.borrowed > 0 || this.pool.pending > 0 || this.pool.available === 0) return;
+    if ((await this.treeMiB()) <= this.o.recycleMemoryMb) {
+      this.ceilingUnmet = 0;
+      return;
+    }
+    if (this.memoryReplacing || this.pool.borrowed > 0 || this.pool.pending > 0) return;
+    const used = [...this.live].some((x) => x.renders > 0);
+    if (!used) {
+      if (this.ceilingUnmet === 0) {
+        this.o.logger.warn({ event: 'memory_ceiling_unmet', ceilingMiB: this.o.recycleMemoryMb, treeMiB: Math.round(this.treeCache.mib) }, 'fresh sessions alone are over RECYCLE_MEMORY_MB');
+      }
+      this.ceilingUnmet = 2 * this.o.size;
+      return;
+    }
+    let s: BrowserSession;
+    try {
+      s = await withAcquireTimeout(this.pool, 50);
+    } catch {
+      return;
+    }
+    // A fresh one: back to the end of the queue; the next check gets another.
+    if (s.renders === 0) return void (await this.pool.release(s).catch(() => undefined));
+    await this.replaceForMemory(s);
+  }
+
+  /** PSS of this process and everything under it (chromedrivers, Chromes), in MiB. */
+  private treeMiB(): Promise<number> {
+    if (Date.now() - this.treeCache.at < CEILING_CHECK_MS) return Promise.resolve(this.treeCache.mib);
+    this.treeReading ??= this.tree
+      .read()
+      .then((r) => {
+        this.treeCache = { at: Date.now(), mib: r.kib / 1024 };
+        return this.treeCache.mib;
+      })
+      .finally(() => {
+        this.treeReading = undefined;
+      });
+    return this.treeReading;
   }
 
   /** Stops handing out sessions, waits for borrowed ones to come back, then quits every Chrome. */
@@ -347,6 +429,7 @@ export class BrowserPool {
     this.stopping = true;
     clearInterval(this.refillTimer);
     this.wakeUp?.();
+    clearInterval(this.ceilingTimer);
     await this.pool.drain().catch(() => undefined);
     await this.pool.clear().catch(() => undefined);
     await this.drivers.stop();
@@ -359,7 +442,7 @@ interface Internals {
   _evictor: { evict(config: unknown, resource: { obj: BrowserSession }, available: number): boolean };
 }
 
-async function withAcquireTimeout(pool: Pool<BrowserSession>, ms: number, abandon: Promise<never>): Promise<BrowserSession> {
+async function withAcquireTimeout(pool: Pool<BrowserSession>, ms: number, abandon: Promise<never> = new Promise<never>(() => undefined)): Promise<BrowserSession> {
   let timer: NodeJS.Timeout | undefined;
   const acquiring = pool.acquire();
   const timeout = new Promise<never>((_, reject) => {

@@ -140,6 +140,11 @@ export class BrowserSession {
     await this.setTimezone(undefined);
     await this.setLanguage(undefined);
     await this.evaluate("window.name = ''");
+    // The last page's garbage (its V8 heap, the DOM it left) stays in this tab's renderer
+    // until V8 needs room, and the renderers swell render after render. Collect it now,
+    // between renders, in this renderer only (each browser context has its own): measured
+    // in docs/adr/0011-peak-memory.md.
+    await this.cdp('HeapProfiler.collectGarbage');
   }
 
   async alive(): Promise<boolean> {

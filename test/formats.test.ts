@@ -26,7 +26,8 @@ describe('image formats', () => {
       const r = await st.render({ url: PANEL, width: '800', height: '400', encoding, quality: '80' });
       assert.equal(r.status, 200, r.body.toString().slice(0, 200));
       assert.equal(r.headers.get('content-type'), type);
-      assert.match(r.headers.get('content-disposition') ?? '', new RegExp(`panel\\.${encoding === 'jpeg' ? 'jpg' : 'webp'}`));
+      // Named after the dashboard's slug in the page URL, with the format's extension.
+      assert.equal(r.headers.get('content-disposition'), `inline; filename="node-exporter.${encoding === 'jpeg' ? 'jpg' : 'webp'}"`);
       assert.deepEqual(await pngSize(r.body), { width: 800, height: 400, format });
       assert.ok(r.body.length < png.body.length, `${encoding} ${r.body.length} B is smaller than PNG ${png.body.length} B`);
       // Lossy, but the same picture: decoded back, nearly every pixel is close to the PNG's.

@@ -124,7 +124,7 @@ test('pages: no auth → 302 /login with redirect_to; session → 200 panel page
 
     const dash = await get(s, '/d/abc123/node-exporter', cookie(session));
     assert.equal(dash.status, 200);
-    assert.equal((await dash.text()).match(/class="panel"/g)?.length, 4);
+    assert.equal((await dash.text()).match(/<div class="panel" id="panel-/g)?.length, 4);
 
     assert.deepEqual(s.stats.pageLoads, [
       { path: '/d-solo/abc123/node-exporter', auth: 'none' },

@@ -30,6 +30,8 @@ interface PausedRequest {
 
 export class OriginGuard {
   private policy?: GuardPolicy;
+  /** guardedDomains(policy), worked out once per render rather than per paused request. */
+  private domains: string[] = [];
   /** The patterns Chrome pauses now (JSON), so a render with the same ones costs no command. */
   private enabled?: string;
   /** Origins of requests stopped since the last arm(), for the error message (no paths: they may hold secrets). */
@@ -67,15 +69,17 @@ export class OriginGuard {
   /** Starts guarding for one render: pauses every request to a host that would get our cookies or token. */
   async arm(policy: GuardPolicy): Promise<void> {
     this.policy = policy;
+    this.domains = guardedDomains(policy);
     this.blocked.clear();
     // Patterns only narrow what Chrome pauses; decide() checks each request exactly. Both
     // stay in force between renders, so a straggler of the last page is still judged by its
     // render's rules, and the next render of the same kind needs no command at all.
-    const patterns = JSON.stringify(guardedPatterns(policy).map((urlPattern) => ({ urlPattern, requestStage: 'Request' })));
-    if (patterns === this.enabled) return;
+    const patterns = guardedPatterns(policy).map((urlPattern) => ({ urlPattern, requestStage: 'Request' }));
+    const key = JSON.stringify(patterns);
+    if (key === this.enabled) return;
     this.enabled = undefined;
-    await this.socket.send('Fetch.enable', { patterns: JSON.parse(patterns) }, this.sessionId);
-    this.enabled = patterns;
+    await this.socket.send('Fetch.enable', { patterns }, this.sessionId);
+    this.enabled = key;
   }
 
   close(): void {
@@ -100,7 +104,7 @@ export class OriginGuard {
       headers.push({ name: 'Authorization', value: `Bearer ${policy.bearer}` });
       return void send('Fetch.continueRequest', { headers });
     }
-    if (guardedHost(url.hostname, policy)) {
+    if (guardedHost(url.hostname, this.domains)) {
       this.blocked.add(url.origin);
       return void send('Fetch.failRequest', { errorReason: 'BlockedByClient' });
     }
@@ -117,9 +121,9 @@ function isIp(host: string): boolean {
   return /^\d+(\.\d+){3}$/.test(host) || host.startsWith('[');
 }
 
-function guardedHost(hostname: string, policy: GuardPolicy): boolean {
+function guardedHost(hostname: string, domains: string[]): boolean {
   const h = hostname.toLowerCase();
-  return guardedDomains(policy).some((d) => h === d || (!isIp(d) && h.endsWith(`.${d}`)));
+  return domains.some((d) => h === d || (!isIp(d) && h.endsWith(`.${d}`)));
 }
 
 /**

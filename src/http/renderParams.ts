@@ -47,13 +47,15 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
     key = { key: renderKey, domain };
   }
 
-  let language: string | undefined;
+  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: parseAcceptLanguage(acceptLanguage), renderKey: key, output, pdf, expandRows };
+}
+
+/** The caller's Accept-Language for the page, or none. */
+export function parseAcceptLanguage(acceptLanguage: string | undefined): string | undefined {
   // "*" (what many HTTP clients send) states no preference: keep the browser's default.
-  if (acceptLanguage !== undefined && acceptLanguage.trim() !== '' && acceptLanguage.trim() !== '*') {
-    if (!ACCEPT_LANGUAGE.test(acceptLanguage)) throw badRequest('the Accept-Language header is malformed');
-    language = acceptLanguage.trim();
-  }
-  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: language, renderKey: key, output, pdf, expandRows };
+  if (acceptLanguage === undefined || acceptLanguage.trim() === '' || acceptLanguage.trim() === '*') return undefined;
+  if (!ACCEPT_LANGUAGE.test(acceptLanguage)) throw badRequest('the Accept-Language header is malformed');
+  return acceptLanguage.trim();
 }
 
 /** `encoding` (png, jpeg, webp; empty = PNG, as Grafana expects) and `quality` (1..100, JPEG and WebP only). */
@@ -90,7 +92,7 @@ export function parsePageUrl(raw: string | undefined, c: Config): URL {
   return url;
 }
 
-function parseTimezone(raw: string | undefined): string | undefined {
+export function parseTimezone(raw: string | undefined): string | undefined {
   const tz = raw?.trim();
   // Grafana sends an empty value, or "browser" for "whatever the viewer uses": no override.
   if (!tz || tz === 'browser') return undefined;
@@ -119,7 +121,7 @@ export function integer(query: Query, name: string, fallback: number, min: numbe
   return n;
 }
 
-function decimal(query: Query, name: string, fallback: number, min: number, max: number): number {
+export function decimal(query: Query, name: string, fallback: number, min: number, max: number): number {
   const raw = one(query, name)?.trim();
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d{1,6}(\.\d{1,9})?$/.test(raw)) throw badRequest(`${name} must be a number between ${min} and ${max}, got "${truncate(raw)}"`);

@@ -34,6 +34,21 @@ export interface PdfOptions {
   printBackground: boolean;
   /** Chrome's syntax, e.g. "1-3,5"; undefined = all pages. */
   pageRanges?: string;
+  /** A running header and footer (reports): printed in paper margins kept free for them. */
+  decorations?: PdfDecorations;
+}
+
+/**
+ * Chrome's header and footer templates: HTML printed in the top and bottom margin of every
+ * page, where `<span class="pageNumber">` and `<span class="totalPages">` are filled in.
+ * They are laid out at the paper's own size, not the page's scale.
+ */
+export interface PdfDecorations {
+  headerHtml: string;
+  footerHtml: string;
+  /** Paper margins in CSS px (1/96 in); whole px, so page breaks fall on whole pixels. */
+  marginTop: number;
+  marginBottom: number;
 }
 
 export interface PdfLimits {
@@ -60,7 +75,12 @@ function paperInches(o: PdfOptions): { width: number; height: number } {
 export function pageBox(o: PdfOptions, width: number): { scale: number; pageHeight: number } {
   const paper = paperInches(o);
   const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, (paper.width * CSS_PX_PER_INCH) / width));
-  return { scale, pageHeight: (paper.height * CSS_PX_PER_INCH) / scale };
+  return { scale, pageHeight: (paper.height * CSS_PX_PER_INCH - marginsOf(o)) / scale };
+}
+
+/** CSS px of paper height kept for the header and footer. */
+function marginsOf(o: PdfOptions): number {
+  return o.decorations ? o.decorations.marginTop + o.decorations.marginBottom : 0;
 }
 
 /**
@@ -107,9 +127,17 @@ const AVOID_CUTS = `(function (pageH) {
   return { height: height, moved: moved };
 })`;
 
-/** For flowing (not absolutely positioned) layouts the browser's own fragmentation does it. */
-const PRINT_CSS = `@page { margin: 0 }
+/**
+ * For flowing (not absolutely positioned) layouts the browser's own fragmentation does it.
+ * The page's own `@page` rules (Grafana has print styles) would override the margins given
+ * to printToPDF: ours are stated again, last, so they win.
+ */
+function printCss(o: PdfOptions): string {
+  const top = o.decorations?.marginTop ?? 0;
+  const bottom = o.decorations?.marginBottom ?? 0;
+  return `@page { margin: ${top}px 0 ${bottom}px 0 }
 .react-grid-item, .panel, [data-panelid], [data-viz-panel-key] { break-inside: avoid; page-break-inside: avoid; }`;
+}
 
 /**
  * Chrome rounds the paper it is given (A4's 8.27 × 11.7 in comes out 8.2767 × 11.7067 in),
@@ -121,13 +149,14 @@ const realPaper = new Map<string, { width: number; height: number }>();
 /** Prints the settled page in `session`. `width` is the CSS width the page is laid out at. */
 export async function printPdf(session: BrowserSession, o: PdfOptions, width: number, limits: PdfLimits, deadline: number): Promise<PrintedPdf & { moved: number }> {
   const { scale, pageHeight: modelHeight } = pageBox(o, width);
+  // The paper Chrome really prints does not depend on the margins: one entry per paper.
   const key = `${o.format}:${o.landscape}`;
   // Chrome lays pages out on its paper rounded up to whole CSS px (seen with Chromium 156).
-  const pageHeightOf = (paper?: { height: number }) => (paper ? Math.ceil((paper.height / 72) * CSS_PX_PER_INCH - 0.01) / scale : modelHeight);
+  const pageHeightOf = (paper?: { height: number }) => (paper ? (Math.ceil((paper.height / 72) * CSS_PX_PER_INCH - 0.01) - marginsOf(o)) / scale : modelHeight);
   // The page keeps its screen look; Grafana's print styles are not meant for this.
   await session.cdp('Emulation.setEmulatedMedia', { media: 'screen' });
   await session.cdp('Runtime.evaluate', {
-    expression: `(function () { var s = document.createElement('style'); s.textContent = ${JSON.stringify(PRINT_CSS)}; (document.head || document.documentElement).appendChild(s); })()`,
+    expression: `(function () { var s = document.createElement('style'); s.textContent = ${JSON.stringify(printCss(o))}; (document.head || document.documentElement).appendChild(s); })()`,
   });
   let printed = await layOutAndPrint(session, o, scale, pageHeightOf(realPaper.get(key)), limits, deadline);
   const box = mediaBox(printed.body);
@@ -166,12 +195,13 @@ async function layOutAndPrint(session: BrowserSession, o: PdfOptions, scale: num
         landscape: o.landscape,
         printBackground: o.printBackground,
         scale,
-        marginTop: 0,
-        marginBottom: 0,
+        marginTop: (o.decorations?.marginTop ?? 0) / CSS_PX_PER_INCH,
+        marginBottom: (o.decorations?.marginBottom ?? 0) / CSS_PX_PER_INCH,
         marginLeft: 0,
         marginRight: 0,
         pageRanges,
         preferCSSPageSize: false,
+        ...(o.decorations ? { displayHeaderFooter: true, headerTemplate: o.decorations.headerHtml, footerTemplate: o.decorations.footerHtml } : {}),
       },
       Math.max(0, deadline - Date.now()),
     );

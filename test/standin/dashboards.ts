@@ -116,13 +116,16 @@ export const BROKEN_PANEL_ID = 500;
 /**
  * The API answer for `uid`, or undefined (404) for uids starting with `missing`. `huge` has
  * 5000 panels (a request no batch should take on); `flaky` is the plain board with panel 3
- * replaced by BROKEN_PANEL_ID.
+ * replaced by BROKEN_PANEL_ID; uids starting with `utc` are the plain board saved with
+ * timezone "utc" and a default range of now-2d..now.
  */
 export function dashboardByUid(uid: string): DashboardResponse | undefined {
   if (uid.startsWith('missing')) return undefined;
   const dashboard = uid === 'big' ? bigDashboard() : plainDashboard(uid);
   if (uid === 'huge') dashboard.panels = gridOf(1, 5000, 4, 0, 6, (id) => `Panel ${id}`);
   if (uid === 'flaky') dashboard.panels[2]!.id = BROKEN_PANEL_ID;
+  // A board saved with its own timezone and default range (what a report falls back to).
+  if (uid.startsWith('utc')) Object.assign(dashboard, { timezone: 'utc', time: { from: 'now-2d', to: 'now' } });
   const slug = slugify(dashboard.title);
   return { dashboard, meta: { slug, url: `/d/${encodeURIComponent(uid)}/${slug}`, folderTitle: 'General' } };
 }

@@ -48,7 +48,8 @@ export interface StandinStats {
   logins: number;
   failedLogins: number;
   rotations: number;
-  pageLoads: { path: string; auth: AuthKind }[];
+  /** `search` is the page URL's query string, as the browser asked for it. */
+  pageLoads: { path: string; search: string; auth: AuthKind }[];
   queries: QueryRecord[];
   foreignAuthHeaders: string[];
 }
@@ -293,7 +294,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     uid: string,
   ): void {
     const auth = authenticate(req);
-    stats.pageLoads.push({ path: url.pathname, auth: auth.kind });
+    stats.pageLoads.push({ path: url.pathname, search: url.search, auth: auth.kind });
     if (auth.kind === 'none') {
       if (auth.needsRotation) {
         redirect(res, '/user/auth-tokens/rotate');
@@ -338,7 +339,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
 
     if (path === '/login' && method === 'POST') return handleLogin(req, res);
     if (path === '/login' && method === 'GET') {
-      stats.pageLoads.push({ path, auth: authenticate(req).kind });
+      stats.pageLoads.push({ path, search: url.search, auth: authenticate(req).kind });
       return sendHtml(res, 200, loginPage());
     }
     if (path === '/api/user/auth-tokens/rotate' && method === 'POST') return handleRotate(req, res);

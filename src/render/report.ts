@@ -1,0 +1,135 @@
+// A dashboard report: the whole dashboard printed to PDF (render/pdf.ts lays it out with no
+// panel cut by a page break), with a running header that says what the reader is looking at
+// (title, the absolute time range in the reader's timezone, selected variables, when it was
+// made) and a footer with page numbers. Reuses the Renderer for the page itself: a report is
+// a whole-dashboard PDF render with decorations and a frozen time range.
+import { DateTime } from 'luxon';
+import type { Config } from '../config';
+import { dashboardUid, fetchDashboard, type GrafanaApiDeps } from '../grafana/dashboards';
+import type { PdfDecorations, PdfOptions } from './pdf';
+import type { Renderer } from './renderer';
+import { describeInstant, describeRange, resolveRange, type AbsoluteRange } from './timeRange';
+import type { RenderedImage } from './types';
+
+export interface ReportRequest {
+  /** A `/d/<uid>/<slug>?…` URL on GRAFANA_URL's origin, as a viewer would open it. */
+  url: URL;
+  /** CSS px the dashboard is laid out at, then scaled onto the paper's width. */
+  width: number;
+  pdf: PdfOptions;
+  /** An IANA zone the caller asked for (top-level `timezone`), if any. */
+  timezone?: string;
+  timeoutMs: number;
+  acceptLanguage?: string;
+  expandRows: boolean;
+}
+
+export interface ReportDeps {
+  config: Config;
+  renderer: Renderer;
+  /** panelshot's own way into Grafana's API: the dashboard's title, default range and timezone. */
+  grafana: GrafanaApiDeps;
+}
+
+export interface Report {
+  image: RenderedImage;
+  title: string;
+  range: AbsoluteRange;
+  /** A safe file name without extension: `<slug>-<from>-<to>`. */
+  fileStem: string;
+}
+
+/** Room for the header (two lines) and the footer (one line), in CSS px of the paper. */
+const MARGIN_TOP_PX = 56;
+const MARGIN_BOTTOM_PX = 36;
+/** Grafana's own default when neither the URL nor the dashboard says. */
+const DEFAULT_RANGE = { from: 'now-6h', to: 'now' };
+
+export async function makeReport(d: ReportDeps, req: ReportRequest, arrivedAt: number, now = DateTime.now()): Promise<Report> {
+  const uid = dashboardUid(req.url, d.config.grafanaUrl);
+  const model = await fetchDashboard(d.grafana, uid, req.url.searchParams.get('orgId'));
+  const dash = model.dashboard as { title?: string; time?: { from?: string; to?: string }; timezone?: string };
+  const title = String(dash.title ?? uid);
+
+  // The reader's timezone: asked for, else the URL's, else the dashboard's own, else
+  // panelshot's DEFAULT_TIMEZONE, else this machine's.
+  const zone = req.timezone ?? zoneOf(req.url.searchParams.get('timezone')) ?? zoneOf(req.url.searchParams.get('tz')) ?? zoneOf(dash.timezone) ?? d.config.defaultTimezone ?? DateTime.local().zoneName ?? 'UTC';
+  const from = req.url.searchParams.get('from') ?? dash.time?.from ?? DEFAULT_RANGE.from;
+  const to = req.url.searchParams.get('to') ?? dash.time?.to ?? DEFAULT_RANGE.to;
+  const range = resolveRange(from, to, zone, now);
+
+  // The page shows exactly the header's range: relative times would move on while the
+  // panels load, and `now/d` would round in Chrome's zone, not necessarily the reader's.
+  const page = new URL(req.url);
+  page.searchParams.set('from', String(range.from.toMillis()));
+  page.searchParams.set('to', String(range.to.toMillis()));
+  page.searchParams.set('timezone', zone);
+  page.searchParams.delete('tz');
+
+  const decorations = reportDecorations(title, describeRange(range), variablesOf(req.url), describeInstant(now.setZone(zone)));
+  const image = await d.renderer.image(
+    {
+      url: page,
+      width: req.width,
+      height: 'full',
+      deviceScaleFactor: 1,
+      timeoutMs: req.timeoutMs,
+      timezone: zone,
+      acceptLanguage: req.acceptLanguage,
+      pdf: { ...req.pdf, decorations },
+      expandRows: req.expandRows,
+    },
+    arrivedAt,
+  );
+  const slug = safeStem(model.meta?.slug || title);
+  return { image, title, range, fileStem: `${slug}-${range.from.toFormat('yyyyMMdd-HHmm')}-${range.to.toFormat('yyyyMMdd-HHmm')}` };
+}
+
+/** "host: web-1, web-2 · env: prod" from the URL's `var-…` parameters, in their order. */
+export function variablesOf(url: URL): string {
+  const vars = new Map<string, string[]>();
+  for (const [k, v] of url.searchParams) {
+    if (!k.startsWith('var-') || k.length === 4) continue;
+    const name = k.slice(4);
+    vars.set(name, [...(vars.get(name) ?? []), v === '$__all' ? 'All' : v]);
+  }
+  return [...vars].map(([name, values]) => `${name}: ${values.join(', ')}`).join(' · ');
+}
+
+/**
+ * Chrome prints header and footer templates in their own document, at the paper's size: the
+ * font sizes are absolute, styles must be inline, and nothing is loaded from anywhere.
+ */
+export function reportDecorations(title: string, range: string, variables: string, madeAt: string): PdfDecorations {
+  const base = 'font-family: DejaVu Sans, Liberation Sans, Arial, sans-serif; color: #24292e; width: 100%; box-sizing: border-box; padding: 0 28px;';
+  const headerHtml = `<div style="${base} font-size: 8px; margin-top: 10px; border-bottom: 0.5px solid #c7d0d9; padding-bottom: 5px;">
+<div style="display: flex; justify-content: space-between; align-items: baseline; gap: 16px;">
+<span style="font-size: 12px; font-weight: bold; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;">${escapeHtml(title)}</span>
+<span style="white-space: nowrap;">${escapeHtml(range)}</span>
+</div>
+<div style="display: flex; justify-content: space-between; gap: 16px; color: #6e7580; margin-top: 2px;">
+<span style="white-space: nowrap; overflow: hidden; text-overflow: ellipsis;">${escapeHtml(variables)}</span>
+<span style="white-space: nowrap;">Made ${escapeHtml(madeAt)}</span>
+</div></div>`;
+  const footerHtml = `<div style="${base} font-size: 8px; color: #6e7580; display: flex; justify-content: space-between; margin-bottom: 8px;">
+<span>${escapeHtml(title)}</span>
+<span>Page <span class="pageNumber"></span> of <span class="totalPages"></span></span>
+</div>`;
+  return { headerHtml, footerHtml, marginTop: MARGIN_TOP_PX, marginBottom: MARGIN_BOTTOM_PX };
+}
+
+/** An IANA zone from Grafana's spellings ("utc", "Europe/Berlin"); none for "browser" or junk. */
+function zoneOf(raw: string | null | undefined): string | undefined {
+  const z = raw?.trim();
+  if (!z || z === 'browser') return undefined;
+  if (z.toLowerCase() === 'utc') return 'UTC';
+  return DateTime.local().setZone(z).isValid ? z : undefined;
+}
+
+function safeStem(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 80) || 'dashboard';
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}

@@ -22,6 +22,7 @@ import { runCurves } from './bench/curves';
 import { mib, ms, ratio, table, type Row } from './bench/report';
 import { median, percentile, round } from './bench/stats';
 import { measureScaleOut, scaleOutRows } from './bench/scaleOut';
+import { documentMedian, measureDocuments, type DocumentTimes } from './bench/documents';
 
 /** Chromes shooting references in parallel: the stand-in's pages mostly wait, so 3 fit 2 cores. */
 const REFERENCE_CAMERAS = 3;
@@ -75,14 +76,22 @@ async function main(): Promise<number> {
     log(`panelshot pid ${ps.pid} warm after ${ps.startupMs} ms`);
     let measured: Measured;
     let leftover = 0;
-    let series: PssSeries;
+    let series: PssSeries | undefined;
+    let documents: DocumentTimes[] = [];
     try {
       measured = await measurePanelshot(ps, g, args, latencyPanels, loadPanels, sampler!);
+      // Documents after the memory series ends: a whole dashboard's tall viewport is not
+      // the concurrency-4 load the peak-memory target is about.
+      series = await sampler!.stop();
+      if (args.documents) {
+        documents = await measureDocuments(ps.url, g.url, args.documents);
+        log(`documents: ${documents.map((d) => `${d.name.split(' (')[0]} ${Math.round(documentMedian(d))} ms`).join(', ')}`);
+      }
     } catch (e) {
       log(`panelshot log tail:\n${ps.logTail()}`);
       throw e;
     } finally {
-      series = await sampler!.stop();
+      series ??= await sampler!.stop();
       leftover = (await ps.stop()).leftover;
     }
     measured.memory = memoryOf(series);
@@ -93,6 +102,7 @@ async function main(): Promise<number> {
     const shares = args.noFloor ? answers.map(() => NaN) : await compare(answers, refs);
     const failed = answers.filter((a) => a.status !== 200);
     const result = summarize(args, { floor, measured, shares, logins, startupMs: ps.startupMs, buildMs, leftover, benchMs: Date.now() - startedAt });
+    addDocuments(result, documents, floor.medianMs);
     if (ab) addBaselines(result, ab, floor.medianMs);
     const chartFile = args.out.replace(/(\.json)?$/, '.memory.png');
     await writeChart(chartFile, memoryChart(series, `panelshot PSS, POOL_SIZE=${args.pool}, concurrency ${args.concurrency}, ${args.width}×${args.height}`, TARGETS.peakPssMiB));
@@ -106,8 +116,10 @@ async function main(): Promise<number> {
     log(`wrote ${args.out}, ${logFile} and ${chartFile}`);
 
     for (const f of failed) log(`render of panel ${f.panelId} answered ${f.status}: ${f.error}`);
+    const documentFailures = documents.flatMap((d) => d.failed.map((f) => `${d.name}: ${f}`));
+    for (const f of documentFailures) log(`document failed: ${f}`);
     if (leftover) log(`${leftover} Chrome/chromedriver processes outlived panelshot (killed now)`);
-    return failed.length || leftover || (ab && ab.failed) ? 1 : 0;
+    return failed.length || leftover || documentFailures.length || (ab && ab.failed) ? 1 : 0;
   } finally {
     await g.close();
   }
@@ -477,6 +489,20 @@ function summarize(args: BenchArgs, x: Inputs): { rows: Row[]; json: unknown } {
     pass: Object.fromEntries(rows.filter((r) => r.pass !== undefined).map((r) => [r.metric.trim(), r.pass])),
   };
   return { rows, json };
+}
+
+/** The document rows (after the throughput rows): median latency, as a ratio to the floor. */
+function addDocuments(result: { rows: Row[]; json: unknown }, documents: DocumentTimes[], floorMs: number): void {
+  if (!documents.length) return;
+  const at = result.rows.findIndex((r) => r.metric.startsWith('images equal'));
+  const rows: Row[] = documents.map((d) => {
+    const m = documentMedian(d);
+    const pages = d.pages.length ? Math.max(...d.pages) : 0;
+    const kb = d.bytes.length ? Math.round(median(d.bytes) / 1024) : 0;
+    return { metric: `${d.name}, median of ${d.ms.length}${d.failed.length ? ` (${d.failed.length} failed)` : ''}`, value: `${ms(m)} (${pages} p., ${kb} KB)`, vsFloor: ratio(m / floorMs) };
+  });
+  result.rows.splice(at < 0 ? result.rows.length : at, 0, ...rows);
+  (result.json as Record<string, unknown>).documents = documents.map((d) => ({ name: d.name, runs: d.ms.length, medianMs: round(documentMedian(d), 1), ms: d.ms.map((x) => round(x, 1)), bytes: d.bytes, pages: d.pages, settled: d.settled, failed: d.failed }));
 }
 
 /** --scale-out: the three ways of getting Chrome under the same load, one table. */

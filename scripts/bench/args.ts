@@ -35,6 +35,8 @@ export interface BenchArgs {
   curves: boolean;
   /** Length of the sustained run of --curves. */
   sustainedMinutes: number;
+  /** Renders of each document kind (PDF, whole page, report) after the throughput run; 0 skips. */
+  documents: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -53,7 +55,10 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --width PX --height PX  render size (default 1000x500)
   --out FILE           JSON results (default bench-results/bench.json)
   --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
-  --quick              smoke run: 3 latency renders, 8 throughput renders
+  --quick              smoke run: 3 latency renders, 8 throughput renders, 1 of each document
+  --documents N        renders of each document kind after the throughput run: a 1-panel
+                       PDF, a 31-panel dashboard PDF, the same as height=-1 PNG, a report,
+                       and the panel's PNG to compare (default 3; 0 skips them)
   --main FILE          measure this build's main.js instead of dist/main.js (e.g. one built
                        with tsc --outDir out/x; the throughput table, --curves and A/B "this")
   --no-floor           skip references, floor and image comparison (screening Chrome flags
@@ -90,9 +95,11 @@ export function parseArgs(argv: string[]): BenchArgs {
     noFloor: false,
     pssExact: false,
     sustainedMinutes: 2,
+    documents: 3,
   };
   let rendersGiven = false;
   let latencyGiven = false;
+  let documentsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -126,6 +133,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--main': a.main = path.resolve(value()); break;
       case '--pss-exact': a.pssExact = true; break;
       case '--sustained-min': a.sustainedMinutes = int(1); break;
+      case '--documents': a.documents = int(0); documentsGiven = true; break;
       case '--env': {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -142,6 +150,7 @@ export function parseArgs(argv: string[]): BenchArgs {
   if (a.quick) {
     if (!latencyGiven) a.latencyRenders = 3;
     if (!rendersGiven) a.renders = 8;
+    if (!documentsGiven) a.documents = 1;
   }
   return a;
 }

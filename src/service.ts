@@ -96,6 +96,8 @@ export async function startService(config: Config, logger: Logger = createLogger
     onReplace: (reason) => metrics.chromeRestarts.inc({ reason }),
   });
   const started = Date.now();
+  // The orphan guard is shared by every service in this process; this one holds it until stop().
+  watchdog.retain();
   await pool.start();
   if (pool.warm) logger.info({ event: 'pool_warm', sessions: config.poolSize, ms: Date.now() - started }, 'Chrome pool is warm');
 
@@ -204,7 +206,7 @@ export async function startService(config: Config, logger: Logger = createLogger
         await Promise.race([closed, grace]);
         server.closeAllConnections();
         await Promise.race([pool.stop(), new Promise<void>((r) => setTimeout(r, 5000).unref())]);
-        watchdog.stop();
+        watchdog.release();
         if (chromeEnv.HOME) fs.rmSync(chromeEnv.HOME, { recursive: true, force: true });
         logger.info({ event: 'stopped' }, 'panelshot stopped');
       })();

@@ -210,6 +210,22 @@ describe('isolation between renders', () => {
     }
   });
 
+  test('stopping one service in the process leaves the Chromes of another alive', async () => {
+    // The orphan guard (src/browser/watchdog.ts) is one per process: a stopping service
+    // once closed it and so killed every other service's Chrome with its own.
+    const driversOf = () => new Set(ownedProcesses(process.pid).filter((p) => p.comm === 'chromedriver').map((p) => p.pid));
+    const before = driversOf();
+    const other = await startStack({ POOL_SIZE: '1' });
+    const otherDrivers = [...driversOf()].filter((p) => !before.has(p));
+    assert.equal(otherDrivers.length, 1, 'the other service has its own chromedriver');
+    await other.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = driversOf();
+    assert.deepEqual([...before].filter((p) => !after.has(p)), [], 'no chromedriver of the running services was killed');
+    assert.ok(!after.has(otherDrivers[0]!), 'the stopped service\'s chromedriver is gone');
+    assert.equal((await st.render({ url: `${PANEL}&afterOtherStopped=1` })).status, 200);
+  });
+
   test('cookies, localStorage and sessionStorage do not survive into the next render', async () => {
     await waitFor(() => st.s.pool.stats().idle === 1, 5000);
     const origin = st.g.url;

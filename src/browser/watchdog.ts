@@ -20,6 +20,8 @@ exit 0
 
 export class Watchdog {
   private proc?: ChildProcess;
+  /** Services in this process using the guard (tests run several; main.ts runs one). */
+  private users = 0;
 
   private ensure(): ChildProcess {
     if (!this.proc || this.proc.exitCode !== null) {
@@ -41,8 +43,19 @@ export class Watchdog {
     this.proc?.stdin?.write(`-${pgid}\n`);
   }
 
-  /** Close the pipe: the guard kills what it still holds (normally nothing) and exits. */
-  stop(): void {
+  /** A service starts using the guard. */
+  retain(): void {
+    this.users++;
+  }
+
+  /**
+   * A service stopped (its own Chromes already closed). The last one closes the pipe: the
+   * guard kills what it still holds (normally nothing) and exits. Earlier ones must not: the
+   * guard holds the other services' Chromes too, and would kill them mid-render.
+   */
+  release(): void {
+    this.users = Math.max(0, this.users - 1);
+    if (this.users > 0) return;
     this.proc?.stdin?.end();
     this.proc = undefined;
   }

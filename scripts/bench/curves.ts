@@ -2,8 +2,8 @@
 //   size:        median latency and CPU per render at 1000×500, 2000×1000, 4000×2000 and
 //                1000×500 at scale 2 (sequential renders, POOL_SIZE=4), each with its floor;
 //   concurrency: throughput, p95 latency and peak PSS at 1, 2, 4, 8 (POOL_SIZE = concurrency);
-//   panels:      a whole-page PNG of a dashboard with 1 and with 4 panels (what the stand-in
-//                serves: d-solo is one panel, its dashboard page four);
+//   panels:      a whole-page PNG (height=-1) of 1 panel (d-solo), the stand-in's 10-panel grid
+//                board and its 31-panel big board, lazy panels loaded as they come into view;
 //   sustained:   --sustained-min minutes at concurrency 4 (POOL_SIZE=4): PSS every
 //                --pss-interval ms and its slope in MiB/hour (least squares).
 // Every point says how many renders and PSS samples it rests on. Charts go next to the JSON.
@@ -167,9 +167,13 @@ async function concurrencyCurve(g: Standin, args: BenchArgs): Promise<{ points: 
 }
 
 async function panelCurve(g: Standin, args: BenchArgs): Promise<{ points: Point[]; leftover: number }> {
+  // The stand-in's grid boards (test/standin/dashboards.ts), loaded lazily like Grafana's:
+  // 10 panels in one row, and the big board's 31 (12 + 3 repeats + 16; the collapsed row
+  // stays collapsed). A fresh query string each time, so no render reuses another's page.
   const pages = [
     { x: '1', url: () => panelPath(nextPanel++) },
-    { x: '4', url: () => `/d/bench-${nextPanel++}/bench?orgId=1&from=now-6h&to=now` },
+    { x: '10', url: () => `/d/ten/ten-panels?orgId=1&from=now-6h&to=now&n=${nextPanel++}` },
+    { x: '31', url: () => `/d/big/big-board?orgId=1&from=now-6h&to=now&n=${nextPanel++}` },
   ];
   const r = await withPanelshot(g, args, 4, async (ps, sampler) => {
     const runs = [];
@@ -353,7 +357,7 @@ export async function runCurves(g: Standin, args: BenchArgs): Promise<number> {
     floorsMs: Object.fromEntries(floorMs),
     size: size.points,
     concurrency: conc.points,
-    panels: { note: 'the stand-in serves 1 (d-solo) and 4 (dashboard page) panels', points: panels.points },
+    panels: { note: '1 panel (d-solo), the stand-in\'s 10-panel grid board and its 31-panel big board, whole page (height=-1)', points: panels.points },
     sustained: { ...sus, series: undefined, seriesMiB: sus.series.samples.map((s) => [s.at - sus.series.samples[0]!.at, round(s.mib, 1)]) },
     leftover,
   };

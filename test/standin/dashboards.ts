@@ -5,7 +5,7 @@
  * (a collapsed row lists its panels inside itself), a panel repeated by a template
  * variable (`repeat`), and `templating.list`.
  *
- * `big` is the dashboard a report or a batch must get complete: 4 rows (one collapsed) and
+ * `ten` is a plain grid of 10 panels. `big` is the dashboard a report or a batch must get complete: 4 rows (one collapsed) and
  * 35 panels in the model; 31 panels are shown once the repeat for 3 hosts is expanded,
  * 37 with the collapsed row expanded too. Any other uid gets the plain 4-panel dashboard the stand-in's
  * `/d/<uid>` page has always shown; uids starting with `missing` are 404.
@@ -99,6 +99,21 @@ function bigDashboard(): DashboardModel {
   };
 }
 
+/** `ten`: one row of 10 panels, 2 per grid row (for cost against panels on the page). */
+function tenDashboard(): DashboardModel {
+  return {
+    uid: 'ten',
+    title: 'Ten panels',
+    panels: [{ id: 1, title: 'Ten', type: 'row', collapsed: false, gridPos: { x: 0, y: 0, w: 24, h: 1 } }, ...gridOf(2, 10, 2, 1, 8, (id) => `Ten ${id - 1}`)],
+    templating: { list: [] },
+    time: { from: 'now-6h', to: 'now' },
+    timezone: 'browser',
+  };
+}
+
+/** Boards the stand-in draws on Grafana's 24-column grid (the others are its plain 4-panel page). */
+export const GRID_BOARDS = ['big', 'ten'];
+
 function plainDashboard(uid: string): DashboardModel {
   return {
     uid,
@@ -121,7 +136,7 @@ export const BROKEN_PANEL_ID = 500;
  */
 export function dashboardByUid(uid: string): DashboardResponse | undefined {
   if (uid.startsWith('missing')) return undefined;
-  const dashboard = uid === 'big' ? bigDashboard() : plainDashboard(uid);
+  const dashboard = uid === 'big' ? bigDashboard() : uid === 'ten' ? tenDashboard() : plainDashboard(uid);
   if (uid === 'huge') dashboard.panels = gridOf(1, 5000, 4, 0, 6, (id) => `Panel ${id}`);
   if (uid === 'flaky') dashboard.panels[2]!.id = BROKEN_PANEL_ID;
   // A board saved with its own timezone and default range (what a report falls back to).

@@ -13,7 +13,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { BIG_HOSTS, BROKEN_PANEL_ID, dashboardByUid, type DashboardModel, type PanelModel } from './dashboards';
+import { BIG_HOSTS, BROKEN_PANEL_ID, dashboardByUid, GRID_BOARDS, type DashboardModel, type PanelModel } from './dashboards';
 
 export interface StandinOptions {
   host?: string;
@@ -321,7 +321,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       wave: q.has('wave') ? { after: clampMs(q.get('wave'), 0), kind: q.get('waveKind') === 'module' ? 'module' : 'timer' } : null,
       rearm: q.get('rearm') === 'forever',
     };
-    const model = kind === 'dashboard' && uid === 'big' ? dashboardByUid(uid)!.dashboard : undefined;
+    const model = kind === 'dashboard' && GRID_BOARDS.includes(uid) ? dashboardByUid(uid)!.dashboard : undefined;
     if (model) return sendHtml(res, 200, gridDashboardPage(cfg, model, q));
     sendHtml(res, 200, kind === 'panel' ? panelPage(cfg) : dashboardPage(cfg, uid));
   }

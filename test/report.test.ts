@@ -137,6 +137,17 @@ describe('GET /report', () => {
     for (const t of titles('Panel', 4)) assert.match(pdfText(r.body).join('\n'), new RegExp(t));
   });
 
+  test('a dashboard that never settles still gets its report by the deadline, marked unsettled', async () => {
+    const t = Date.now();
+    const r = await report({ url: '/d/ten/ten-panels?animation=forever', timeout: '6' });
+    assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+    assert.ok(Date.now() - t < 6000, `answered after ${Date.now() - t} ms`);
+    assert.equal(r.headers.get('x-panelshot-settled'), 'false');
+    const text = pdfText(r.body);
+    assert.match(text[0]!, /Ten panels/);
+    assert.match(text.at(-1)!, new RegExp(`Page ${text.length} of ${text.length}\\s*$`));
+  });
+
   test('bad requests get a 4xx JSON that says what is wrong, before any render', async () => {
     st.g.resetStats();
     for (const [params, status, message] of [

@@ -82,6 +82,11 @@ export class OriginGuard {
     this.enabled = key;
   }
 
+  /** A DevTools command on the tab through this connection (see BrowserSession.read). */
+  command<T>(method: string, params: object, timeoutMs: number): Promise<T> {
+    return this.socket.send<T>(method, params, this.sessionId, timeoutMs);
+  }
+
   close(): void {
     this.socket.close();
   }

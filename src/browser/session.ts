@@ -48,6 +48,26 @@ export class BrowserSession {
     }
   }
 
+  /**
+   * A read-only DevTools command on the tab (the page-state poll, a screenshot) over the
+   * origin guard's own websocket when it is open, else through chromedriver. These run
+   * every few ms during a render: straight to Chrome they skip chromedriver's HTTP
+   * round trip and its JSON re-encoding of every screenshot. Commands that change the
+   * tab (navigation, emulation, cookies) stay on chromedriver's session, whose overrides
+   * the page is rendered with.
+   */
+  async read<T = Record<string, unknown>>(method: string, params: object = {}, timeoutMs = this.commandTimeoutMs): Promise<T> {
+    const guard = this.guard;
+    if (!guard || guard.closed) return this.cdp<T>(method, params, timeoutMs);
+    if (this.deadline !== undefined) timeoutMs = Math.min(timeoutMs, this.deadline - Date.now() + 250);
+    try {
+      return await guard.command<T>(method, params, Math.max(250, timeoutMs));
+    } catch (e) {
+      this.broken ||= isFatal(e);
+      throw e;
+    }
+  }
+
   /** Called once when the session is created. */
   async prepareTab(): Promise<void> {
     await this.cdp('Page.enable');

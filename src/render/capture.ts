@@ -217,11 +217,11 @@ async function failedNavigation(session: BrowserSession, spec: CaptureSpec, what
 const LOADING: PageState = { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false, scheduled: 0 };
 
 /** What Chrome says when asked about a document that is just being replaced. */
-const BETWEEN_DOCUMENTS = /Not attached to an active page|aborted by navigation|Execution context was destroyed|Cannot find context|Inspected target navigated/i;
+const BETWEEN_DOCUMENTS = /Not attached to an active page|aborted by navigation|Execution context was destroyed|Cannot find (default execution )?context|Inspected target navigated/i;
 
 async function pageState(session: BrowserSession, deadline: number): Promise<PageState> {
   try {
-    const r = await session.cdp<{ result?: { value?: PageState }; exceptionDetails?: unknown }>(
+    const r = await session.read<{ result?: { value?: PageState }; exceptionDetails?: unknown }>(
       'Runtime.evaluate',
       { expression: STATE_EXPRESSION, returnByValue: true },
       remaining(deadline),
@@ -236,7 +236,7 @@ async function pageState(session: BrowserSession, deadline: number): Promise<Pag
 
 async function screenshot(session: BrowserSession, deadline: number): Promise<Buffer> {
   // optimizeForSpeed: faster PNG encoding (bigger files); PNG stays lossless.
-  const r = await session.cdp<{ data: string }>('Page.captureScreenshot', { format: 'png', fromSurface: true, optimizeForSpeed: true }, remaining(deadline));
+  const r = await session.read<{ data: string }>('Page.captureScreenshot', { format: 'png', fromSurface: true, optimizeForSpeed: true }, remaining(deadline));
   return Buffer.from(r.data, 'base64');
 }
 

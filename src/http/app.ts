@@ -12,6 +12,7 @@ import { linkGet } from './routes/link.get';
 import { metricsGet } from './routes/metrics.get';
 import { readyzGet } from './routes/readyz.get';
 import { renderGet } from './routes/render.get';
+import { renderCsvGet } from './routes/renderCsv.get';
 import { sanitizePost } from './routes/sanitize.post';
 import { renderDashboardGet } from './routes/renderDashboard.get';
 import type { GrafanaApiDeps } from '../grafana/dashboards';
@@ -63,6 +64,7 @@ export function createApp(d: AppDeps): express.Express {
   const routes = express.Router();
   routes.get('/render/version', versionGet(d.version));
   routes.get('/render', requireAuthToken(d.config.authTokens), renderGet(deps));
+  routes.get('/render/csv', requireAuthToken(d.config.authTokens), renderCsvGet(deps));
   routes.get('/render/dashboard', requireAuthToken(d.config.authTokens), renderDashboardGet(deps));
   // Signed image links exist only with a LINK_SECRET: without one, /i/… is an unknown route.
   if (d.config.linkSecrets.length) routes.get('/i/:file', linkGet(deps));
@@ -79,7 +81,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(d.config.basePath || '/', routes);
 
   // A path under /i/ may be a link (a capability): it is not echoed back.
-  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/dashboard, /render/version, /healthz, /readyz, /metrics`)));
+  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/csv, /render/dashboard, /render/version, /healthz, /readyz, /metrics`)));
 
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     // express's own parser errors (e.g. malformed percent-encoding) carry a 4xx status.

@@ -182,8 +182,7 @@ async function waitForDownload(
       const end = Date.now();
       return { kind: 'csv', body, fileName: csvFileName(d.suggestedFilename), navigateMs: navigatedAt - t0, dataMs: d.beganAt - navigatedAt, downloadMs: end - d.beganAt };
     }
-    const left = spec.deadline - Date.now();
-    if (left <= 0) break;
+    if (spec.deadline - Date.now() <= 0) break;
     // The page must still be Grafana's and not its login or error page.
     const look = await lookAtPage(session, spec);
     if (look.kind === 'login-page') return look;
@@ -191,9 +190,9 @@ async function waitForDownload(
   }
   const started = [...downloads.values()].some((d) => d.ours);
   const s = Math.round((spec.deadline - t0) / 1000);
-  if (started) throw noDownload(`the page's CSV download did not finish within the timeout (${s} s left after the queue)`);
-  if (canceled) throw noDownload(`the page's CSV download was cancelled (by the page or Chrome) and no other finished within the timeout`);
-  throw noDownload(`the page started no download within the timeout (${s} s after the queue): url must be a Grafana page that exports CSV, as Grafana's table export sends it`);
+  if (started) throw noDownload(`the page's CSV download did not finish within the timeout (the ${s} s left after the queue)`);
+  if (canceled) throw noDownload('the page\'s CSV download was cancelled (by the page or Chrome) and no other finished within the timeout');
+  throw noDownload(`the page started no download within the timeout (the ${s} s left after the queue): url must be a Grafana page that exports CSV, as Grafana's table export sends it`);
 }
 
 /** Longest wait for Chrome to confirm that it cancelled a download. */

@@ -190,6 +190,11 @@ export const KEYS = {
     doc: 'Largest PDF in pages (encoding=pdf); a longer page is cut after this many pages unless pdf.pageRanges asks for more, which is refused (413).',
   },
   MAX_PDF_BYTES: { schema: int(100_000, 2_000_000_000), default: '50000000', doc: 'Largest PDF in bytes; a bigger one is refused with 413.' },
+  MAX_CSV_BYTES: {
+    schema: int(1000, 2_000_000_000),
+    default: '50000000',
+    doc: 'Largest CSV download (GET /render/csv) in bytes; a bigger one is cancelled in Chrome and refused with 413.',
+  },
   DEFAULT_TIMEZONE: {
     schema: optionalString.refine((v) => v === undefined || isValidTimezone(v), 'must be an IANA timezone such as Europe/Berlin'),
     doc: 'Timezone for renders whose request names none. Default: the browser\'s (the host\'s).',
@@ -276,6 +281,7 @@ export interface Config {
   maxPixels: number;
   maxPdfPages: number;
   maxPdfBytes: number;
+  maxCsvBytes: number;
   defaultTimezone?: string;
   maxPanels: number;
   cacheTtlS: number;
@@ -358,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
     maxPixels: v.MAX_PIXELS,
     maxPdfPages: v.MAX_PDF_PAGES,
     maxPdfBytes: v.MAX_PDF_BYTES,
+    maxCsvBytes: v.MAX_CSV_BYTES,
     defaultTimezone: v.DEFAULT_TIMEZONE,
     maxPanels: v.MAX_PANELS,
     cacheTtlS: v.CACHE_TTL_S,

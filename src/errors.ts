@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'not_implemented'
   | 'too_busy'
   | 'render_timeout'
+  | 'no_download'
   | 'grafana_login_failed'
   | 'grafana_unreachable'
   | 'grafana_auth_rejected'
@@ -61,6 +62,13 @@ export const tooBusy = (msg: string, retryAfterS = 5) => new PanelshotError('too
 /** Happens when the page did not settle before the timeout and ON_TIMEOUT=error. → 408 */
 export const renderTimeout = (msg: string) => new PanelshotError('render_timeout', msg);
 
+/**
+ * Happens on /render/csv when the page started no download before the deadline, or its
+ * download did not finish (or was cancelled) in time: the page is no CSV export, or its
+ * data took longer than `timeout`. Never an empty 200: Grafana would save an empty file. → 504
+ */
+export const noDownload = (msg: string) => new PanelshotError('no_download', msg);
+
 /** Happens when Grafana rejects GRAFANA_USER/GRAFANA_PASS; we back off instead of retrying. → 502 */
 export const grafanaLoginFailed = (msg: string, retryAfterS?: number) => new PanelshotError('grafana_login_failed', msg, retryAfterS);
 
@@ -73,10 +81,10 @@ export const grafanaAuthRejected = (msg: string) => new PanelshotError('grafana_
 /** Happens when Chrome or chromedriver crashed or misbehaved during the render, or no session exists and none can be started (e.g. the Selenium Grid is unreachable). → 503 */
 export const browserFailed = (msg: string) => new PanelshotError('browser_failed', msg, 1);
 
-/** Happens when a printed PDF has more pages than MAX_PDF_PAGES or more bytes than MAX_PDF_BYTES. → 413 */
+/** Happens when a printed PDF has more pages than MAX_PDF_PAGES or more bytes than MAX_PDF_BYTES, or a downloaded CSV more bytes than MAX_CSV_BYTES. → 413 */
 export const outputTooLarge = (msg: string) => new PanelshotError('output_too_large', msg);
 
-/** Happens when Grafana asks for a feature panelshot deliberately does not serve (POST /sanitize). → 501 */
+/** Happens when Grafana asks for a feature panelshot deliberately does not serve (POST /sanitize), or /render/csv through a Selenium Grid. → 501 */
 export const notImplemented = (msg: string) => new PanelshotError('not_implemented', msg);
 
 /** Happens while the service drains for shutdown. → 503 */
@@ -94,6 +102,7 @@ const STATUS: Record<ErrorCode, number> = {
   output_too_large: 413,
   not_implemented: 501,
   render_timeout: 408,
+  no_download: 504,
   too_busy: 429,
   cancelled: 499,
   internal: 500,

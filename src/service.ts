@@ -16,6 +16,7 @@ import { createMetrics } from './metrics';
 import { Renderer } from './render/renderer';
 import { BatchGate } from './render/batch';
 import { RenderCache } from './render/cache';
+import { prepareDownloadsParent } from './render/csv';
 import { watchdog } from './browser/watchdog';
 import { chromeHomeTrusting } from './browser/trust';
 
@@ -102,7 +103,10 @@ export async function startService(config: Config, logger: Logger = createLogger
   if (pool.warm) logger.info({ event: 'pool_warm', sessions: config.poolSize, ms: Date.now() - started }, 'Chrome pool is warm');
 
   const cache = config.cacheTtlS > 0 ? new RenderCache(config.cacheTtlS, config.cacheMaxBytes) : undefined;
-  const renderer = new Renderer({ config, pool, login, cache });
+  // CSV downloads go to one directory per render under a parent of ours; what a crashed
+  // panelshot left there goes now.
+  const downloads = prepareDownloadsParent();
+  const renderer = new Renderer({ config, pool, login, cache, downloads });
 
   /** Grafana reachable, and accepting whatever credentials direct calls will use. */
   async function grafanaReady(): Promise<string | undefined> {

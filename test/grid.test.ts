@@ -54,6 +54,13 @@ describe('Chrome sessions from a Selenium Grid 4', () => {
     }
   });
 
+  test('/render/csv is refused clearly through a Grid (the download would land on the node)', async () => {
+    const r = await st.csv({ url: '/d-csv/abc123/node-exporter?orgId=1&panelId=2' });
+    assert.equal(r.status, 501, r.body.toString().slice(0, 300));
+    assert.equal(r.json().code, 'not_implemented');
+    assert.match(r.json().error, /Selenium Grid/);
+  });
+
   test('GRAFANA_TOKEN works through the Grid\'s DevTools endpoint and stays on Grafana\'s origin', () => assertTokenStaysOnGrafana(gridUrl, foreign));
 });
 

@@ -64,8 +64,10 @@ export class CdpSocket {
     });
   }
 
-  onEvent(listener: (e: CdpEvent) => void): void {
+  /** Registers `listener` for every event; the function returned removes it again. */
+  onEvent(listener: (e: CdpEvent) => void): () => void {
     this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
   }
 
   /** Called once when the connection ends (Chrome died, or close() was called). */

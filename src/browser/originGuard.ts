@@ -38,7 +38,8 @@ export class OriginGuard {
   readonly blocked = new Set<string>();
 
   private constructor(
-    private readonly socket: CdpSocket,
+    /** The browser-level connection: the session also sends its browser commands here (downloads). */
+    readonly socket: CdpSocket,
     private readonly sessionId: string,
   ) {
     socket.onEvent((e) => {

@@ -3,7 +3,7 @@
 import type { DriverHandle } from './driver';
 import { withTimeout } from './driver';
 import { TRACKER_SOURCE } from '../render/pageSignals';
-import { browserWebSocketUrl } from './cdpSocket';
+import { browserWebSocketUrl, type CdpEvent } from './cdpSocket';
 import { OriginGuard, type GuardPolicy } from './originGuard';
 
 let nextId = 1;
@@ -18,6 +18,8 @@ export class BrowserSession {
   private readonly visitedOrigins = new Set<string>();
   private guard?: OriginGuard;
   private devtoolsTarget?: { wsUrl: string; targetId: string };
+  /** This session's browser context (its tab's), learnt once: it never changes. */
+  private contextId?: string;
   private ua?: string;
   private defaultLanguage?: string;
   private timezoneSet = false;
@@ -85,17 +87,87 @@ export class BrowserSession {
    * (others fail before they leave), and the bearer token is added to that origin's only.
    */
   async guardOrigin(policy: GuardPolicy): Promise<void> {
+    await (await this.devtools()).arm(policy);
+  }
+
+  /**
+   * The session's one browser-level DevTools connection (chromedriver's command path only
+   * reaches the tab, and carries no events), opened on first use and kept for the
+   * session's life: the origin guard lives on it, and so do browser commands and events.
+   */
+  private async devtools(): Promise<OriginGuard> {
     if (!this.guard || this.guard.closed) {
       // The session keeps its one tab for life: one DevTools connection, opened once.
-      this.devtoolsTarget ??= await this.findDevtoolsTarget();
-      const guard = await withTimeout(OriginGuard.open(this.devtoolsTarget.wsUrl, this.devtoolsTarget.targetId), this.commandTimeoutMs, 'DevTools attach');
+      const target = (this.devtoolsTarget ??= await this.findDevtoolsTarget());
+      const guard = await withTimeout(OriginGuard.open(target.wsUrl, target.targetId), this.commandTimeoutMs, 'DevTools attach');
       // Without its guard this Chrome must not render again.
       guard.onClose(() => {
         if (this.guard === guard) this.broken = true;
       });
+      try {
+        // A headless Chrome saves what a page downloads wherever its profile says (or the
+        // working directory): no page may write to our disk unless a render asks for
+        // exactly that (render/csv.ts), and then only into a directory of its own.
+        const send = <T>(method: string, params: object) => guard.socket.send<T>(method, params, undefined, this.commandTimeoutMs);
+        if (!this.handle.cdpWebSocketUrl && this.contextId === undefined) {
+          const { targetInfo } = await send<{ targetInfo: { browserContextId?: string } }>('Target.getTargetInfo', { targetId: target.targetId });
+          if (!targetInfo.browserContextId) throw new Error('Chrome reported no browser context for the session\'s tab');
+          this.contextId = targetInfo.browserContextId;
+        }
+        await send('Browser.setDownloadBehavior', { behavior: 'deny', ...this.contextParam() });
+      } catch (e) {
+        guard.close();
+        this.broken ||= isFatal(e);
+        throw e;
+      }
       this.guard = guard;
     }
-    await this.guard.arm(policy);
+    return this.guard;
+  }
+
+  /** A browser-level DevTools command (not bound to the tab), on the session's own connection. */
+  async browserCommand<T = Record<string, unknown>>(method: string, params: object = {}, timeoutMs = this.commandTimeoutMs): Promise<T> {
+    const guard = await this.devtools();
+    if (this.deadline !== undefined) timeoutMs = Math.min(timeoutMs, this.deadline - Date.now() + 250);
+    try {
+      return await guard.socket.send<T>(method, params, undefined, Math.max(250, timeoutMs));
+    } catch (e) {
+      this.broken ||= isFatal(e) || guard.closed;
+      throw e;
+    }
+  }
+
+  /**
+   * Browser-level events (Browser.download*) on the session's connection; the function
+   * returned stops them. Chrome sends every browser-level connection the events of all
+   * its browser contexts (seen with Chromium 156): listeners must check which are theirs.
+   */
+  async onBrowserEvent(listener: (e: CdpEvent) => void): Promise<() => void> {
+    return (await this.devtools()).socket.onEvent(listener);
+  }
+
+  /**
+   * The id of this session's browser context (cookies, storage, downloads apart from the
+   * other sessions of the same Chrome), learnt from its tab's target info when the
+   * connection opened. A Grid session has none of its own: it is a whole Chrome.
+   */
+  async browserContextId(): Promise<string | undefined> {
+    await this.devtools();
+    return this.contextId;
+  }
+
+  /**
+   * `browserContextId` for Browser.setDownloadBehavior. A Selenium Grid session is a whole
+   * Chrome in its default context, which that command only takes without an id.
+   */
+  private contextParam(): { browserContextId?: string } {
+    return this.contextId === undefined ? {} : { browserContextId: this.contextId };
+  }
+
+  /** Download behaviour of this session's browser context (render/csv.ts). */
+  async setDownloadBehavior(params: { behavior: 'deny' } | { behavior: 'allowAndName'; downloadPath: string; eventsEnabled: boolean }): Promise<void> {
+    await this.devtools();
+    await this.browserCommand('Browser.setDownloadBehavior', { ...params, ...this.contextParam() });
   }
 
   /** Origins the guard stopped requests to during this render. */

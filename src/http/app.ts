@@ -13,6 +13,7 @@ import { metricsGet } from './routes/metrics.get';
 import { readyzGet } from './routes/readyz.get';
 import { renderGet } from './routes/render.get';
 import { reportGet } from './routes/report.get';
+import { renderCsvGet } from './routes/renderCsv.get';
 import { sanitizePost } from './routes/sanitize.post';
 import { renderDashboardGet } from './routes/renderDashboard.get';
 import type { GrafanaApiDeps } from '../grafana/dashboards';
@@ -64,6 +65,7 @@ export function createApp(d: AppDeps): express.Express {
   const routes = express.Router();
   routes.get('/render/version', versionGet(d.version));
   routes.get('/render', requireAuthToken(d.config.authTokens), renderGet(deps));
+  routes.get('/render/csv', requireAuthToken(d.config.authTokens), renderCsvGet(deps));
   routes.get('/render/dashboard', requireAuthToken(d.config.authTokens), renderDashboardGet(deps));
   routes.get('/report', requireAuthToken(d.config.authTokens), reportGet(deps));
   // Signed image links exist only with a LINK_SECRET: without one, /i/… is an unknown route.
@@ -81,7 +83,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(d.config.basePath || '/', routes);
 
   // A path under /i/ may be a link (a capability): it is not echoed back.
-  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/dashboard, /report, /render/version, /healthz, /readyz, /metrics`)));
+  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/csv, /render/dashboard, /report, /render/version, /healthz, /readyz, /metrics`)));
 
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     // express's own parser errors (e.g. malformed percent-encoding) carry a 4xx status.

@@ -1,9 +1,10 @@
-// Turns /render's query string (exactly as Grafana builds it, see DESIGN.md §1.1) into a
-// RenderRequest, or a 400/403 that says what is wrong. Nothing unchecked gets past here.
+// Turns /render's and /render/csv's query strings (exactly as Grafana builds them, see
+// DESIGN.md §1.1 and §7) into a RenderRequest or CsvRequest, or a 400/403 that says what is
+// wrong. Nothing unchecked gets past here.
 import type { Config } from '../config';
 import { badRequest, forbiddenUrl } from '../errors';
 import { DEFAULT_QUALITY, type Encoding } from '../render/encode';
-import type { RenderRequest } from '../render/types';
+import type { CsvRequest, PageRequest, RenderRequest } from '../render/types';
 import { flag, parsePdfOptions } from './pdfParams';
 
 type Query = Record<string, unknown>;
@@ -15,7 +16,8 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A
 const ACCEPT_LANGUAGE = /^[A-Za-z0-9*,;=.\- ]{1,200}$/;
 
 export function parseRenderParams(query: Query, acceptLanguage: string | undefined, c: Config): RenderRequest {
-  const url = parsePageUrl(one(query, 'url'), c);
+  const page = parsePageRequest(query, acceptLanguage, c);
+  const { url } = page;
   const width = integer(query, 'width', 1000, 1, c.maxWidth);
   const rawHeight = one(query, 'height');
   const height: number | 'full' = rawHeight !== undefined && rawHeight.trim() === '-1' ? 'full' : integer(query, 'height', 500, 1, c.maxHeight);
@@ -24,13 +26,30 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
   if (pixels > c.maxPixels) {
     throw badRequest(`the image would have ${Math.round(pixels)} device pixels; at most ${c.maxPixels} (MAX_PIXELS) are allowed: lower width, height or deviceScaleFactor`);
   }
-  const timeoutMs = Math.round(decimal(query, 'timeout', c.renderTimeoutS, 1, c.renderTimeoutMaxS) * 1000);
 
   // Empty stays PNG (the official renderer's v5 made it PDF, to its users' dismay).
   const pdf = (one(query, 'encoding') ?? '').trim().toLowerCase() === 'pdf' ? parsePdfOptions(query, url) : undefined;
   const output = pdf ? undefined : parseEncoding(query);
   const expandRows = flag(query, url, 'expandRows', false);
+  return { ...page, width, height, deviceScaleFactor, output, pdf, expandRows };
+}
 
+/**
+ * GET /render/csv, as Grafana Enterprise's table export calls it: url, renderKey + domain,
+ * timeout, timezone, and `encoding=csv` (or none). What the page downloads is the answer,
+ * so there is no size or picture format to choose.
+ */
+export function parseCsvParams(query: Query, acceptLanguage: string | undefined, c: Config): CsvRequest {
+  const page = parsePageRequest(query, acceptLanguage, c);
+  const encoding = (one(query, 'encoding') ?? '').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'csv') throw badRequest(`encoding=${truncate(encoding)} is not served on /render/csv: use csv (or none); pictures and PDFs come from /render`);
+  return page;
+}
+
+/** What every render takes: the page, its timeout, timezone, language and Grafana's renderKey. */
+function parsePageRequest(query: Query, acceptLanguage: string | undefined, c: Config): PageRequest {
+  const url = parsePageUrl(one(query, 'url'), c);
+  const timeoutMs = Math.round(decimal(query, 'timeout', c.renderTimeoutS, 1, c.renderTimeoutMaxS) * 1000);
   const timezone = parseTimezone(one(query, 'timezone'));
   const renderKey = one(query, 'renderKey');
   const domain = one(query, 'domain');
@@ -47,7 +66,7 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
     key = { key: renderKey, domain };
   }
 
-  return { url, width, height, deviceScaleFactor, timeoutMs, timezone, acceptLanguage: parseAcceptLanguage(acceptLanguage), renderKey: key, output, pdf, expandRows };
+  return { url, timeoutMs, timezone, acceptLanguage: parseAcceptLanguage(acceptLanguage), renderKey: key };
 }
 
 /** The caller's Accept-Language for the page, or none. */
@@ -68,7 +87,7 @@ export function parseEncoding(query: Query): Encoding {
   }
   const format = encoding === 'jpg' ? 'jpeg' : encoding;
   if (format !== 'jpeg' && format !== 'webp') {
-    throw badRequest(`encoding=${truncate(encoding)} is not served on /render: use png (default), jpeg, webp or pdf (CSV, /render/csv, is not served yet)`);
+    throw badRequest(`encoding=${truncate(encoding)} is not served on /render: use png (default), jpeg, webp or pdf (CSV comes from /render/csv)`);
   }
   return { format, quality: integer(query, 'quality', DEFAULT_QUALITY, 1, 100, 'a whole number') };
 }

@@ -61,7 +61,7 @@ export async function sendImage(
 }
 
 export function serverTiming(t: RenderTimings): string {
-  const parts: [string, number][] = [
+  return timingHeader([
     ['queue', t.queueMs],
     ['auth', t.authMs],
     ['navigate', t.navigateMs],
@@ -69,7 +69,11 @@ export function serverTiming(t: RenderTimings): string {
     ['stable', t.stableMs],
     ['encode', t.encodeMs],
     ['total', t.totalMs],
-  ];
+  ]);
+}
+
+/** A Server-Timing header from named phases in ms. */
+export function timingHeader(parts: [string, number][]): string {
   return parts.map(([n, d]) => `${n};dur=${Math.max(0, Math.round(d))}`).join(', ');
 }
 

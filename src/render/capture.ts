@@ -17,16 +17,11 @@ export interface StageCookie {
   sameSite?: 'Strict' | 'Lax' | 'None';
 }
 
-export interface CaptureSpec {
+/** What every output needs to open a page: the stage (viewport, locale, credentials) and where it may go. */
+export interface PageSpec {
   url: URL;
   width: number;
-  height: number | 'full';
-  /** For height 'full': the viewport the page first loads in (then it grows to the document). */
-  firstHeight?: number;
-  /** Click collapsed dashboard rows open once the page is first quiet. */
-  expandRows?: boolean;
   scale: number;
-  maxHeight: number;
   timezone?: string;
   acceptLanguage?: string;
   cookies: StageCookie[];
@@ -36,12 +31,27 @@ export interface CaptureSpec {
   allowedOrigin: string;
   loginPaths: string[];
   deadline: number;
+}
+
+export interface CaptureSpec extends PageSpec {
+  height: number | 'full';
+  /** For height 'full': the viewport the page first loads in (then it grows to the document). */
+  firstHeight?: number;
+  /** Click collapsed dashboard rows open once the page is first quiet. */
+  expandRows?: boolean;
+  maxHeight: number;
   stability: { intervalMs: number; frames: number; tolerance: number };
+}
+
+/** The page ended on Grafana's login (or token-rotation) page: the credentials were not accepted. */
+export interface LoginPage {
+  kind: 'login-page';
+  path: string;
 }
 
 export type CaptureOutcome =
   | { kind: 'frame'; png: Buffer; cssHeight: number; settled: boolean; navigateMs: number; dataMs: number; stableMs: number; framesCompared: number; trace: string[] }
-  | { kind: 'login-page'; path: string };
+  | LoginPage;
 
 /** Frame taken with this much time left when none was taken yet, so a timeout still has a picture. */
 const LAST_CHANCE_MS = 400;
@@ -65,18 +75,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   const trace: string[] = [];
   const mark = (what: string) => trace.push(`${Date.now() - t0}:${what}`);
   let viewportHeight = spec.height === 'full' ? Math.min(spec.firstHeight ?? VIEWPORT_HEIGHT_FOR_FULL_PAGE, spec.maxHeight) : spec.height;
-  await setViewport(session, spec.width, viewportHeight, spec.scale);
-  await session.setTimezone(spec.timezone);
-  await session.setLanguage(spec.acceptLanguage);
-  for (const c of spec.cookies) {
-    const { success } = await session.cdp<{ success?: boolean }>('Network.setCookie', c);
-    if (success === false) throw new Error(`Chrome refused the ${c.name} cookie for ${c.domain}`);
-  }
-  // Before the first request: nothing may carry our cookies or token off Grafana's origin.
-  await session.guardOrigin({ origin: spec.allowedOrigin, cookieDomains: spec.cookies.map((c) => c.domain), bearer: spec.bearer });
-
-  const nav = await session.cdp<{ errorText?: string }>('Page.navigate', { url: spec.url.toString() }, remaining(spec.deadline));
-  if (nav.errorText) await failedNavigation(session, spec, nav.errorText);
+  await openPage(session, spec, viewportHeight);
   const navigateMs = Date.now() - t0;
   mark('navigated');
 
@@ -89,13 +88,9 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   let scheduledSince: number | undefined;
 
   while (remaining(spec.deadline) > 0) {
-    const state = await pageState(session, spec.deadline);
-    session.noteOrigin(state.href);
-    if (state.href.startsWith('chrome-error:')) await failedNavigation(session, spec, 'an error page');
-    const where = checkLocation(state.href, spec);
-    if (where) return where;
-    // A picture of Grafana's (or a proxy's) error page is no answer.
-    if (state.status >= 500) throw grafanaUnreachable(`Grafana answered HTTP ${state.status} for the page`);
+    const look = await lookAtPage(session, spec);
+    if (look.kind === 'login-page') return look;
+    const state = look.state;
 
     if (!pageQuiet(state)) {
       quietSince = undefined;
@@ -180,6 +175,41 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: false, navigateMs, dataMs: (quietSince ?? end) - t0 - navigateMs, stableMs: quietSince ? end - quietSince : 0, framesCompared, trace };
 }
 
+/**
+ * Sets the stage for one render in an (already reset) tab and navigates once: viewport,
+ * timezone, language and cookies through DevTools, the origin guard armed before the first
+ * request. Shared by every output (picture, PDF, CSV download).
+ */
+export async function openPage(session: BrowserSession, spec: PageSpec, viewportHeight: number): Promise<void> {
+  await setViewport(session, spec.width, viewportHeight, spec.scale);
+  await session.setTimezone(spec.timezone);
+  await session.setLanguage(spec.acceptLanguage);
+  for (const c of spec.cookies) {
+    const { success } = await session.cdp<{ success?: boolean }>('Network.setCookie', c);
+    if (success === false) throw new Error(`Chrome refused the ${c.name} cookie for ${c.domain}`);
+  }
+  // Before the first request: nothing may carry our cookies or token off Grafana's origin.
+  await session.guardOrigin({ origin: spec.allowedOrigin, cookieDomains: spec.cookies.map((c) => c.domain), bearer: spec.bearer });
+
+  const nav = await session.cdp<{ errorText?: string }>('Page.navigate', { url: spec.url.toString() }, remaining(spec.deadline));
+  if (nav.errorText) await failedNavigation(session, spec, nav.errorText);
+}
+
+/**
+ * One look at the opened page (no screenshot): its state, or the login page it ended on.
+ * Throws when it left Grafana's origin, failed to load, or Grafana answered 5xx: an error
+ * page is no answer, whatever the output.
+ */
+export async function lookAtPage(session: BrowserSession, spec: PageSpec): Promise<{ kind: 'page'; state: PageState } | LoginPage> {
+  const state = await pageState(session, spec.deadline);
+  session.noteOrigin(state.href);
+  if (state.href.startsWith('chrome-error:')) await failedNavigation(session, spec, 'an error page');
+  const where = checkLocation(state.href, spec);
+  if (where) return where;
+  if (state.status >= 500) throw grafanaUnreachable(`Grafana answered HTTP ${state.status} for the page`);
+  return { kind: 'page', state };
+}
+
 /** The deadline passed before Chrome produced any frame at all. */
 export class TimeoutWithoutFrame extends Error {
   constructor() {
@@ -187,7 +217,7 @@ export class TimeoutWithoutFrame extends Error {
   }
 }
 
-function checkLocation(href: string, spec: CaptureSpec): CaptureOutcome | undefined {
+function checkLocation(href: string, spec: PageSpec): LoginPage | undefined {
   if (href === 'about:blank' || href === '') return undefined;
   let u: URL;
   try {
@@ -203,7 +233,7 @@ function checkLocation(href: string, spec: CaptureSpec): CaptureOutcome | undefi
 }
 
 /** The main frame failed to load (at first or later): say why, as precisely as we can. */
-async function failedNavigation(session: BrowserSession, spec: CaptureSpec, what: string): Promise<never> {
+async function failedNavigation(session: BrowserSession, spec: PageSpec, what: string): Promise<never> {
   // A navigation off Grafana's origin (a redirect, a script, a form) was stopped before it
   // left, or failed to load: either way it was one off the origin.
   const t = await session.cdp<{ frameTree: { frame: { url: string; unreachableUrl?: string } } }>('Page.getFrameTree').catch(() => undefined);

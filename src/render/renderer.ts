@@ -1,17 +1,20 @@
-// One render from request to PNG: acquire a warm Chrome → decide how the browser
-// authenticates → capture → encode → release. The only place that knows all of pool,
-// Grafana session and capture; each of those knows nothing of the others.
+// One render from request to answer: acquire a warm Chrome → decide how the browser
+// authenticates → the output step (capture and encode a picture, print a PDF, or take the
+// page's CSV download) → release. The only place that knows all of pool, Grafana session
+// and the steps; each of those knows nothing of the others.
 import type { BrowserPool } from '../browser/pool';
 import type { Config } from '../config';
-import { browserFailed, cancelled, grafanaAuthRejected, PanelshotError, renderTimeout } from '../errors';
+import type { BrowserSession } from '../browser/session';
+import { browserFailed, cancelled, grafanaAuthRejected, notImplemented, PanelshotError, renderTimeout } from '../errors';
 import type { GrafanaLogin, SessionCookie } from '../grafana/login';
-import { capture, TimeoutWithoutFrame, type CaptureSpec, type StageCookie } from './capture';
+import { capture, TimeoutWithoutFrame, type CaptureSpec, type LoginPage, type PageSpec, type StageCookie } from './capture';
+import { CSV_VIEWPORT, downloadCsv, downloadsParent } from './csv';
 import { isDashboardPage, kioskUrl } from './dashboard';
 import { pageBox, printPdf } from './pdf';
 import type { RenderCache } from './cache';
 import { encode, encodingLabel } from './encode';
 import { exactSize } from './stability';
-import type { RenderedImage, RenderRequest, RenderResult, RenderTimings } from './types';
+import type { CsvRequest, CsvResult, PageRequest, RenderedImage, RenderRequest, RenderResult, RenderTimings } from './types';
 
 export interface RendererDeps {
   config: Config;
@@ -20,7 +23,24 @@ export interface RendererDeps {
   login?: GrafanaLogin;
   /** CACHE_TTL_S > 0: finished images of direct calls, reused within the TTL. */
   cache?: RenderCache;
+  /** Parent of the per-render CSV download directories (render/csv.ts prepareDownloadsParent). */
+  downloads?: string;
 }
+
+/**
+ * An output step: opens the page in the session with these credentials and makes the
+ * output, or tells that the page ended on Grafana's login page.
+ */
+type Step<T> = (session: BrowserSession, auth: BrowserAuth) => Promise<T | LoginPage>;
+
+interface SessionRun<T> {
+  value: T;
+  queueMs: number;
+  authMs: number;
+  auth: BrowserAuth['kind'];
+}
+
+const isLoginPage = (o: unknown): o is LoginPage => (o as LoginPage | undefined)?.kind === 'login-page';
 
 type BrowserAuth =
   | { kind: 'renderKey'; cookies: StageCookie[] }
@@ -102,16 +122,41 @@ export class Renderer {
     return { ...(await p), shared: false };
   }
 
-  /** A Chrome that dies mid-render costs one retry on a fresh session, if time is left. */
-  private async renderWithRetry(req: RenderRequest, arrivedAt: number): Promise<RenderResult> {
+  /** A picture or PDF; a Chrome that dies mid-render costs one retry on a fresh session, if time is left. */
+  private renderWithRetry(req: RenderRequest, arrivedAt: number): Promise<RenderResult> {
     // The answer must be on the wire before the caller's timeout, not start at it.
     const deadline = arrivedAt + req.timeoutMs - ANSWER_MARGIN_MS;
+    return this.withRetry(deadline, () => this.renderOnce(req, arrivedAt, deadline));
+  }
+
+  /**
+   * The CSV the page downloads (Grafana Enterprise's table export), through the same
+   * lifecycle, auth, deadline and retries as a picture. Never shared or cached: each
+   * export is one user's (renderKey) or cheap enough.
+   */
+  async csv(req: CsvRequest, arrivedAt = Date.now()): Promise<CsvResult> {
+    // A Grid's Chrome saves downloads on its node's disk, which panelshot cannot read.
+    if (this.d.config.seleniumRemoteUrl) throw notImplemented('CSV export is not served through a Selenium Grid (SELENIUM_REMOTE_URL): the download lands on the node\'s disk; run a panelshot with local Chrome for /render/csv');
+    const deadline = arrivedAt + req.timeoutMs - ANSWER_MARGIN_MS;
+    const parent = this.d.downloads ?? downloadsParent();
+    const limits = { maxBytes: this.d.config.maxCsvBytes };
+    const run = await this.withRetry(deadline, () =>
+      this.withSession(req, arrivedAt, deadline, (session, auth) =>
+        downloadCsv(session, this.pageSpec(req, auth, CSV_VIEWPORT.width, CSV_VIEWPORT.scale, deadline), limits, parent),
+      ),
+    );
+    const { body, fileName, navigateMs, dataMs, downloadMs } = run.value;
+    return { body, fileName, auth: run.auth, timings: { queueMs: run.queueMs, authMs: run.authMs, navigateMs, dataMs, downloadMs, totalMs: Date.now() - arrivedAt } };
+  }
+
+  /** A Chrome that dies mid-render costs one retry on a fresh session, if time is left. */
+  private async withRetry<T>(deadline: number, once: () => Promise<T>): Promise<T> {
     try {
-      return await this.renderOnce(req, arrivedAt, deadline);
+      return await once();
     } catch (e) {
       if (!(e instanceof BrowserCrashed) || deadline - Date.now() < MIN_RETRY_MS) throw unwrap(e);
       try {
-        return await this.renderOnce(req, arrivedAt, deadline);
+        return await once();
       } catch (e2) {
         throw unwrap(e2);
       }
@@ -119,6 +164,48 @@ export class Renderer {
   }
 
   private async renderOnce(req: RenderRequest, arrivedAt: number, deadline: number): Promise<RenderResult> {
+    // A PDF is printed after the page settled: that step gets its own slice of the time.
+    const captureDeadline = req.pdf ? deadline - Math.min(PRINT_MARGIN_MS, req.timeoutMs / 4) : deadline;
+    const run = await this.withSession(req, arrivedAt, deadline, async (session, auth) => {
+      let outcome;
+      try {
+        outcome = await this.attempt(session, req, auth, captureDeadline);
+      } catch (e) {
+        if (e instanceof TimeoutWithoutFrame) throw renderTimeout(`the page produced no picture within ${req.timeoutMs} ms`);
+        throw e;
+      }
+      if (outcome.kind === 'login-page') return outcome;
+      const encodeStart = Date.now();
+      if (!outcome.settled && this.d.config.onTimeout === 'error') {
+        throw renderTimeout(`the page did not settle within ${req.timeoutMs} ms (ON_TIMEOUT=error)`);
+      }
+      // The output step: the settled frame as PNG, or the settled page printed to PDF.
+      const png = req.pdf ? outcome.png : await exactSize(outcome.png, Math.round(req.width * req.deviceScaleFactor), Math.round(outcome.cssHeight * req.deviceScaleFactor));
+      const pdf = req.pdf ? await printPdf(session, req.pdf, req.width, { maxPages: this.d.config.maxPdfPages, maxBytes: this.d.config.maxPdfBytes }, deadline) : undefined;
+      return { frame: outcome, png, pdf, encodeMs: Date.now() - encodeStart };
+    });
+    const { frame, png, pdf, encodeMs } = run.value;
+    const timings: RenderTimings = {
+      queueMs: run.queueMs,
+      authMs: run.authMs,
+      navigateMs: frame.navigateMs,
+      dataMs: frame.dataMs,
+      stableMs: frame.stableMs,
+      framesCompared: frame.framesCompared,
+      encodeMs,
+      totalMs: Date.now() - arrivedAt,
+    };
+    return { png, pdf, settled: frame.settled, timings, trace: frame.trace, auth: run.auth };
+  }
+
+  /**
+   * The lifecycle every output shares: acquire a warm session → decide how the browser
+   * authenticates → `step` → release (the pool resets the tab before anyone else gets
+   * it). When the page lands on Grafana's login page with our own session, Grafana stopped
+   * accepting it (expired, revoked, restarted): one fresh login and one more try, in a
+   * clean tab. Anything not a PanelshotError came from Chrome: the session is in doubt.
+   */
+  private async withSession<T>(req: PageRequest & { signal?: AbortSignal }, arrivedAt: number, deadline: number, step: Step<T>): Promise<SessionRun<T>> {
     if (req.signal?.aborted) throw cancelled();
     const session = await this.d.pool.acquire(deadline);
     if (req.signal?.aborted) {
@@ -132,43 +219,19 @@ export class Renderer {
       let authStart = Date.now();
       let auth = await this.browserAuth(req);
       let authMs = Date.now() - authStart;
-      // A PDF is printed after the page settled: that step gets its own slice of the time.
-      const captureDeadline = req.pdf ? deadline - Math.min(PRINT_MARGIN_MS, req.timeoutMs / 4) : deadline;
-      let outcome = await this.attempt(session, req, auth, captureDeadline);
-      if (outcome.kind === 'login-page' && auth.kind === 'session') {
-        // Grafana stopped accepting our session (expired, revoked, restarted): one fresh
-        // login and one more try, in a clean tab.
+      let outcome = await step(session, auth);
+      if (isLoginPage(outcome) && auth.kind === 'session') {
         this.d.login!.invalidate(auth.used);
         await session.reset();
         authStart = Date.now();
         auth = await this.browserAuth(req);
         authMs += Date.now() - authStart;
-        outcome = await this.attempt(session, req, auth, captureDeadline);
+        outcome = await step(session, auth);
       }
-      if (outcome.kind === 'login-page') throw this.loginPageError(auth.kind, outcome.path);
-
-      const encodeStart = Date.now();
-      if (!outcome.settled && this.d.config.onTimeout === 'error') {
-        throw renderTimeout(`the page did not settle within ${req.timeoutMs} ms (ON_TIMEOUT=error)`);
-      }
-      // The output step: the settled frame as PNG, or the settled page printed to PDF.
-      const png = req.pdf ? outcome.png : await exactSize(outcome.png, Math.round(req.width * req.deviceScaleFactor), Math.round(outcome.cssHeight * req.deviceScaleFactor));
-      const pdf = req.pdf ? await printPdf(session, req.pdf, req.width, { maxPages: this.d.config.maxPdfPages, maxBytes: this.d.config.maxPdfBytes }, deadline) : undefined;
-      const timings: RenderTimings = {
-        queueMs,
-        authMs,
-        navigateMs: outcome.navigateMs,
-        dataMs: outcome.dataMs,
-        stableMs: outcome.stableMs,
-        framesCompared: outcome.framesCompared,
-        encodeMs: Date.now() - encodeStart,
-        totalMs: Date.now() - arrivedAt,
-      };
-      return { png, pdf, settled: outcome.settled, timings, trace: outcome.trace, auth: auth.kind };
+      if (isLoginPage(outcome)) throw this.loginPageError(auth.kind, outcome.path);
+      return { value: outcome, queueMs, authMs, auth: auth.kind };
     } catch (e) {
-      if (e instanceof TimeoutWithoutFrame) throw renderTimeout(`the page produced no picture within ${req.timeoutMs} ms`);
       if (e instanceof PanelshotError) throw e;
-      // Anything else came from Chrome or chromedriver: the session is in doubt.
       session.broken = true;
       throw new BrowserCrashed(e);
     } finally {
@@ -177,19 +240,13 @@ export class Renderer {
     }
   }
 
-  private async attempt(session: Parameters<typeof capture>[0], req: RenderRequest, auth: BrowserAuth, deadline: number) {
+  /** The stage every output opens its page with: credentials, locale, where it may go. */
+  private pageSpec(req: PageRequest, auth: BrowserAuth, width: number, scale: number, deadline: number): PageSpec {
     const c = this.d.config;
-    // Whole dashboards (PDF, height=-1) are shown the way kiosk mode shows them. A PDF page
-    // is laid out at the paper's page box for the requested width, so print and screen agree.
-    const whole = req.pdf !== undefined || req.height === 'full';
-    const spec: CaptureSpec = {
-      url: whole ? kioskUrl(req.url) : req.url,
-      width: req.width,
-      height: req.pdf ? 'full' : req.height,
-      firstHeight: req.pdf ? Math.floor(pageBox(req.pdf, req.width).pageHeight) : undefined,
-      expandRows: req.expandRows && isDashboardPage(req.url),
-      scale: req.deviceScaleFactor,
-      maxHeight: c.maxHeight,
+    return {
+      url: req.url,
+      width,
+      scale,
       timezone: req.timezone ?? c.defaultTimezone,
       acceptLanguage: req.acceptLanguage,
       cookies: auth.cookies,
@@ -197,6 +254,21 @@ export class Renderer {
       allowedOrigin: c.grafanaUrl.origin,
       loginPaths: this.loginPaths,
       deadline,
+    };
+  }
+
+  private async attempt(session: BrowserSession, req: RenderRequest, auth: BrowserAuth, deadline: number) {
+    const c = this.d.config;
+    // Whole dashboards (PDF, height=-1) are shown the way kiosk mode shows them. A PDF page
+    // is laid out at the paper's page box for the requested width, so print and screen agree.
+    const whole = req.pdf !== undefined || req.height === 'full';
+    const spec: CaptureSpec = {
+      ...this.pageSpec(req, auth, req.width, req.deviceScaleFactor, deadline),
+      url: whole ? kioskUrl(req.url) : req.url,
+      height: req.pdf ? 'full' : req.height,
+      firstHeight: req.pdf ? Math.floor(pageBox(req.pdf, req.width).pageHeight) : undefined,
+      expandRows: req.expandRows && isDashboardPage(req.url),
+      maxHeight: c.maxHeight,
       stability: { intervalMs: c.stableIntervalMs, frames: c.stableFrames, tolerance: c.stableTolerance },
     };
     return capture(session, spec);
@@ -206,7 +278,7 @@ export class Renderer {
    * Grafana's requests carry a renderKey: the browser gets that cookie and nothing else, so
    * the picture shows what the requesting user may see. Direct calls use our token or session.
    */
-  private async browserAuth(req: RenderRequest): Promise<BrowserAuth> {
+  private async browserAuth(req: PageRequest): Promise<BrowserAuth> {
     const g = this.d.config.grafanaUrl;
     if (req.renderKey) {
       return {

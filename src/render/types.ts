@@ -3,20 +3,27 @@
 import type { PdfOptions } from './pdf';
 import type { EncodedImage, Encoding } from './encode';
 
-export interface RenderRequest {
+/** What every render is asked, whatever its output: which page, for whom, how long. */
+export interface PageRequest {
   /** The Grafana page, already checked to be on GRAFANA_URL's origin. */
   url: URL;
-  /** CSS pixels. */
-  width: number;
-  /** CSS pixels, or 'full' for the whole page (Grafana's height=-1). */
-  height: number | 'full';
-  deviceScaleFactor: number;
   /** Total budget from arrival to answer, queue included. */
   timeoutMs: number;
   timezone?: string;
   acceptLanguage?: string;
   /** Grafana's mode: the browser carries only this cookie, for `domain`. */
   renderKey?: { key: string; domain: string };
+}
+
+/** A CSV export (GET /render/csv): the page's own download is the answer (render/csv.ts). */
+export type CsvRequest = PageRequest;
+
+export interface RenderRequest extends PageRequest {
+  /** CSS pixels. */
+  width: number;
+  /** CSS pixels, or 'full' for the whole page (Grafana's height=-1). */
+  height: number | 'full';
+  deviceScaleFactor: number;
   /** Print the settled page to PDF (render/pdf.ts) instead of answering the frame as PNG. */
   pdf?: PdfOptions;
   /** Expand collapsed dashboard rows before the page settles (a whole-dashboard render). */
@@ -51,6 +58,25 @@ export interface RenderResult {
   trace: string[];
   /** How the browser was authenticated, for logs and metrics (never the secret). */
   auth: 'renderKey' | 'session' | 'token' | 'none';
+}
+
+export interface CsvTimings {
+  queueMs: number;
+  authMs: number;
+  navigateMs: number;
+  /** Until the page started its download (its data loaded). */
+  dataMs: number;
+  /** From the start of the download to its end. */
+  downloadMs: number;
+  totalMs: number;
+}
+
+export interface CsvResult {
+  body: Buffer;
+  /** Sanitised: safe in a Content-Disposition header. */
+  fileName: string;
+  timings: CsvTimings;
+  auth: RenderResult['auth'];
 }
 
 export interface PrintedPdf {

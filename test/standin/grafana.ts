@@ -14,6 +14,7 @@ import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { BIG_HOSTS, BROKEN_PANEL_ID, dashboardByUid, GRID_BOARDS, type DashboardModel, type PanelModel } from './dashboards';
+import { csvPage, csvPageConfig } from './csv';
 
 export interface StandinOptions {
   host?: string;
@@ -290,7 +291,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     req: http.IncomingMessage,
     res: http.ServerResponse,
     url: URL,
-    kind: 'panel' | 'dashboard',
+    kind: 'panel' | 'dashboard' | 'csv',
     uid: string,
   ): void {
     const auth = authenticate(req);
@@ -308,6 +309,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       return;
     }
     const q = url.searchParams;
+    if (kind === 'csv') return sendHtml(res, 200, csvPage(csvPageConfig(q, clampMs)));
     if (kind === 'panel' && q.get('panelId') === String(BROKEN_PANEL_ID)) {
       res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' });
       res.end('<!doctype html><title>Internal Server Error</title><p>panel broken</p>');
@@ -361,6 +363,9 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     }
     if (method === 'GET' && (m = /^\/d-solo\/([^/]+)(?:\/[^/]*)?\/?$/.exec(path))) {
       return handlePage(req, res, url, 'panel', decodeURIComponent(m[1]!));
+    }
+    if (method === 'GET' && (m = /^\/d-csv\/([^/]+)(?:\/[^/]*)?\/?$/.exec(path))) {
+      return handlePage(req, res, url, 'csv', decodeURIComponent(m[1]!));
     }
     if (method === 'GET' && (m = /^\/d\/([^/]+)(?:\/[^/]*)?\/?$/.exec(path))) {
       return handlePage(req, res, url, 'dashboard', decodeURIComponent(m[1]!));
@@ -557,7 +562,7 @@ function hslToHex(h: number, s: number, l: number): string {
 }
 
 /** A Grafana-shaped /api/ds/query answer: one frame, time + value, colour in field config. */
-function queryResult(panelId: string): unknown {
+export function queryResult(panelId: string): unknown {
   const rand = mulberry32(hash32(panelId));
   const level = 20 + rand() * 60;
   const amp = 5 + rand() * 25;

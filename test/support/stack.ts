@@ -13,6 +13,8 @@ export interface Stack {
   logs: string[];
   /** GET /render with these query parameters (url is made absolute on the stand-in when it starts with '/'). */
   render(params: Record<string, string>, headers?: Record<string, string>): Promise<Rendered>;
+  /** GET /render/csv, likewise. */
+  csv(params: Record<string, string>, headers?: Record<string, string>): Promise<Rendered>;
   get(path: string, headers?: Record<string, string>): Promise<Response>;
   stop(): Promise<void>;
 }
@@ -49,16 +51,18 @@ export async function startStack(env: Record<string, string> = {}, standin: Stan
     await g.close();
     throw e;
   }
+  async function call(path: string, params: Record<string, string>, headers: Record<string, string> = { 'X-Auth-Token': '-' }): Promise<Rendered> {
+    const q = new URLSearchParams({ ...params, ...(params.url?.startsWith('/') ? { url: g.url + params.url } : {}) });
+    const res = await fetch(`${s.url}${path}?${q}`, { headers });
+    const body = Buffer.from(await res.arrayBuffer());
+    return { status: res.status, headers: res.headers, body, json: () => JSON.parse(body.toString()) };
+  }
   const stack: Stack = {
     g,
     s,
     logs,
-    async render(params, headers = { 'X-Auth-Token': '-' }) {
-      const q = new URLSearchParams({ ...params, ...(params.url?.startsWith('/') ? { url: g.url + params.url } : {}) });
-      const res = await fetch(`${s.url}/render?${q}`, { headers });
-      const body = Buffer.from(await res.arrayBuffer());
-      return { status: res.status, headers: res.headers, body, json: () => JSON.parse(body.toString()) };
-    },
+    render: (params, headers) => call('/render', params, headers),
+    csv: (params, headers) => call('/render/csv', params, headers),
     get: (path, headers) => fetch(`${s.url}${path}`, { headers }),
     async stop() {
       await s.stop(2000);

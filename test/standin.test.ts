@@ -127,10 +127,10 @@ test('pages: no auth → 302 /login with redirect_to; session → 200 panel page
     assert.equal((await dash.text()).match(/<div class="panel" id="panel-/g)?.length, 4);
 
     assert.deepEqual(s.stats.pageLoads, [
-      { path: '/d-solo/abc123/node-exporter', auth: 'none' },
-      { path: '/login', auth: 'none' },
-      { path: '/d-solo/abc123/node-exporter', auth: 'session' },
-      { path: '/d/abc123/node-exporter', auth: 'session' },
+      { path: '/d-solo/abc123/node-exporter', search: '?orgId=1&panelId=2&render=1', auth: 'none' },
+      { path: '/login', search: '', auth: 'none' },
+      { path: '/d-solo/abc123/node-exporter', search: '?orgId=1&panelId=2&render=1', auth: 'session' },
+      { path: '/d/abc123/node-exporter', search: '', auth: 'session' },
     ]);
   });
 });

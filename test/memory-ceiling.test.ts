@@ -57,6 +57,12 @@ describe('memory ceiling (RECYCLE_MEMORY_MB)', () => {
   const idle = () => waitFor(() => st.s.pool.stats().idle === 2, 15_000);
 
   test('keeps the whole tree under a tight budget by recycling between renders, failing none', async () => {
+    // Sessions recycled in a Chrome that lives on must not leave their callbacks on its
+    // chromedriver process (Node warns at 11 listeners for one event).
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    after(() => void process.off('warning', onWarning));
     await idle();
     const fresh = await settledTreeMiB();
     assert.deepEqual(await load(0, 16, 2), Array(16).fill(200));
@@ -87,6 +93,7 @@ describe('memory ceiling (RECYCLE_MEMORY_MB)', () => {
     const recycled = st.logs.filter((l) => l.includes('"reason":"recycle_memory"')).length;
     const retired = st.logs.filter((l) => l.includes('"reason":"retired"')).length;
     assert.ok(recycled >= 1, 'sessions were recycled for memory');
+    assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), [], 'no listener piles up on a Chrome that outlives its sessions');
     assert.ok(now <= budget, `tree ${Math.round(now)} MiB ≤ budget ${budget} MiB (fresh ${Math.round(fresh)}, settled at ${Math.round(settled)} MiB without it: ${settledKinds}; now ${kinds}; ${recycled} recycles, ${retired} moved off a retired Chrome)`);
   });
 });

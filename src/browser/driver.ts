@@ -43,8 +43,13 @@ export interface DriverHandle {
   cdpWebSocketUrl?: string;
   /** Grid mode: the WebDriver session id. */
   gridSessionId?: string;
-  /** Registers a callback for the death of chromedriver (local mode only). */
-  onExit?(cb: () => void): void;
+  /**
+   * Registers a callback for the death of chromedriver (local mode only); returns its
+   * removal. A Chrome outlives many sessions (RECYCLE_AFTER, RECYCLE_MEMORY_MB): each
+   * session removes its callback when it closes, or the Chrome's process object would
+   * collect one per session, each holding its session.
+   */
+  onExit?(cb: () => void): () => void;
   /** Local mode: let this session's Chrome take no new sessions (e.g. it grew too big). */
   retire?(): void;
   /** Local mode: this session's Chrome takes no new sessions (it failed or grew too big). */
@@ -73,7 +78,7 @@ export interface LocalChrome {
   debuggerAddress: string;
   /** chromedriver's own URL, for more sessions attached to this Chrome. */
   serverUrl: string;
-  onExit(cb: () => void): void;
+  onExit(cb: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -123,8 +128,12 @@ export async function startLocalChrome(opts: DriverOptions): Promise<LocalChrome
       debuggerAddress: debuggerAddress.replace('localhost', '127.0.0.1'),
       serverUrl: url,
       onExit: (cb) => {
-        if (child.exitCode !== null || child.signalCode !== null) cb();
-        else child.once('exit', cb);
+        if (child.exitCode !== null || child.signalCode !== null) {
+          cb();
+          return () => undefined;
+        }
+        child.once('exit', cb);
+        return () => void child.off('exit', cb);
       },
       async close() {
         if (closed) return;

@@ -27,8 +27,11 @@ export class BrowserSession {
   /** The current render's deadline: no command may outlive it by more than a moment. */
   deadline?: number;
 
+  /** Removes the chromedriver-exit callback when this session closes (its Chrome lives on). */
+  private readonly offExit?: () => void;
+
   constructor(readonly handle: DriverHandle, private readonly commandTimeoutMs = 15_000) {
-    handle.onExit?.(() => {
+    this.offExit = handle.onExit?.(() => {
       this.broken = true;
     });
   }
@@ -250,6 +253,7 @@ export class BrowserSession {
   }
 
   close(): Promise<void> {
+    this.offExit?.();
     this.guard?.close();
     return this.handle.close();
   }

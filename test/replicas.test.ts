@@ -19,7 +19,9 @@ const REPLICA_ENV = { POOL_SIZE: '1', TABS_PER_CHROME: '1', QUEUE_WAIT_MS: '2000
 /** docs/deploy/nginx-replicas.conf with the upstream servers and the port of this test. */
 function nginxConf(ports: number[], listen: number): string {
   const shipped = fs.readFileSync(path.resolve(__dirname, '../docs/deploy/nginx-replicas.conf'), 'utf8');
-  const servers = ports.map((p) => `server 127.0.0.1:${p} max_fails=2 fail_timeout=5s;`).join('\n    ');
+  // The shipped server parameters (max_fails=0), on each replica's port.
+  const params = /server panelshot:8081([^;]*);/.exec(shipped)?.[1] ?? '';
+  const servers = ports.map((p) => `server 127.0.0.1:${p}${params};`).join('\n    ');
   const site = shipped.replace(/server panelshot:8081[^;]*;/, servers).replace('listen 8080;', `listen 127.0.0.1:${listen};`);
   assert.notEqual(site, shipped);
   return site;
@@ -35,7 +37,7 @@ describe('three replicas behind nginx', () => {
   let replicas: SpawnedService[] = [];
   let extra: SpawnedService | undefined;
   let grid: FakeGrid | undefined;
-  let nginx: { stop(): Promise<void> };
+  let nginx: { stop(): Promise<void>; errorLog(): string };
   let front: string;
   let ports: number[];
   before(async () => {
@@ -81,8 +83,21 @@ describe('three replicas behind nginx', () => {
   test('a rolling restart (SIGTERM, drain, start again) under steady load fails no request', async () => {
     let running = true;
     const statuses: number[] = [];
+    /** The first few answers that were not a picture, with their body, for the message. */
+    const bodies: string[] = [];
     const loop = async () => {
-      while (running) statuses.push((await render().then(async (r) => (await r.arrayBuffer(), r.status), () => 0)));
+      while (running) {
+        statuses.push(
+          await render().then(
+            async (r) => {
+              const body = Buffer.from(await r.arrayBuffer());
+              if (r.status !== 200 && bodies.length < 3) bodies.push(`${r.status} ${r.headers.get('server') ?? ''}: ${body.toString('utf8').slice(0, 200)}`);
+              return r.status;
+            },
+            (e) => (bodies.push(String(e)), 0),
+          ),
+        );
+      }
     };
     const loops = [loop(), loop()];
     await new Promise((r) => setTimeout(r, 1500));
@@ -98,6 +113,6 @@ describe('three replicas behind nginx', () => {
     await Promise.all(loops);
     const failed = statuses.filter((s) => s !== 200);
     assert.ok(statuses.length >= 10, `${statuses.length} renders during the restart`);
-    assert.deepEqual(failed, [], `${failed.length} of ${statuses.length} failed`);
+    assert.deepEqual(failed, [], `${failed.length} of ${statuses.length} failed, first: ${bodies.join(' | ')}; nginx: ${nginx.errorLog().split('\n').filter((l) => /\[(error|warn)\]/.test(l)).slice(0, 6).join(' / ')}`);
   });
 });

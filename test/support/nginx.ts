@@ -11,7 +11,7 @@ export function nginxBin(): string {
 }
 
 /** Starts nginx with `httpBlock` as the body of its http {} block; stop() ends it and its files. */
-export async function startNginx(httpBlock: string): Promise<{ stop(): Promise<void> }> {
+export async function startNginx(httpBlock: string): Promise<{ stop(): Promise<void>; errorLog(): string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'panelshot-nginx-'));
   fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1;\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n${httpBlock}\n}\n`);
   const proc = spawn(nginxBin(), ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', 'stderr', '-g', `daemon off; pid ${dir}/nginx.pid;`], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -23,6 +23,8 @@ export async function startNginx(httpBlock: string): Promise<{ stop(): Promise<v
     throw new Error(`nginx did not start: ${err}`);
   }
   return {
+    /** What nginx wrote to its error log (stderr) so far: why it answered 502, for instance. */
+    errorLog: () => err,
     async stop() {
       proc.kill('SIGQUIT');
       await exited;

@@ -93,6 +93,8 @@ interface Download {
 export async function downloadCsv(session: BrowserSession, spec: PageSpec, limits: CsvLimits, parent: string): Promise<DownloadedCsv | LoginPage> {
   const dir = await fs.promises.mkdtemp(path.join(parent, `${process.pid}-`));
   const downloads = new Map<string, Download>();
+  /** A download of this render was cancelled (413, timeout, error): see the cleanup. */
+  let cancelled = false;
   let wake: () => void = () => undefined;
   /** Resolves on the next download event, or after `ms`. */
   const nextEvent = (ms: number) =>
@@ -110,12 +112,27 @@ export async function downloadCsv(session: BrowserSession, spec: PageSpec, limit
     try {
       return await waitForDownload(session, spec, limits, dir, downloads, nextEvent);
     } finally {
-      await endDownloads(session, downloads, nextEvent);
+      cancelled = await endDownloads(session, downloads, nextEvent);
       stopEvents();
     }
   } finally {
-    await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
+    await removeDir(dir);
+    if (cancelled) {
+      // Chrome can still create the directory of a download it has just confirmed as
+      // cancelled (seen once in CI with Chromium 156, under load): look again
+      // before answering, and once more a little later, off the request's path.
+      await new Promise((r) => setTimeout(r, LATE_DIR_CHECK_MS));
+      await removeDir(dir);
+      setTimeout(() => void removeDir(dir), 10 * LATE_DIR_CHECK_MS).unref();
+    }
   }
+}
+
+/** How long after a cancelled download its directory is looked for again. */
+const LATE_DIR_CHECK_MS = 200;
+
+function removeDir(dir: string): Promise<void> {
+  return fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 }).catch(() => undefined);
 }
 
 /** Notes a download event; true when it concerns a download (the waiter should look). */
@@ -206,10 +223,12 @@ const CANCEL_WAIT_MS = 2000;
  * its directory (seen with Chromium 156), which must not reappear after it was removed. A
  * session that cannot be told all this is not trusted with another render.
  */
-async function endDownloads(session: BrowserSession, downloads: Map<string, Download>, nextEvent: (ms: number) => Promise<void>): Promise<void> {
+async function endDownloads(session: BrowserSession, downloads: Map<string, Download>, nextEvent: (ms: number) => Promise<void>): Promise<boolean> {
+  let cancelled = [...downloads.values()].some((d) => d.state === 'canceled' || d.ours === undefined);
   try {
     const browserContextId = await session.browserContextId();
     const running = () => [...downloads.values()].filter((d) => d.ours && d.state === 'inProgress');
+    if (running().length) cancelled = true;
     for (const d of running()) {
       await session.browserCommand('Browser.cancelDownload', { guid: d.guid, ...(browserContextId ? { browserContextId } : {}) }).catch(() => undefined);
     }
@@ -219,7 +238,9 @@ async function endDownloads(session: BrowserSession, downloads: Map<string, Down
     if (running().length > 0) session.broken = true;
   } catch {
     session.broken = true;
+    cancelled = true;
   }
+  return cancelled;
 }
 
 /** Ids of the frames in the session's tab now. */

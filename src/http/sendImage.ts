@@ -5,7 +5,7 @@ import type { NextFunction, Response } from 'express';
 import type { Logger } from '../logger';
 import { safeUrl } from '../logger';
 import type { Metrics } from '../metrics';
-import { encodingLabel } from '../render/encode';
+import { encodingLabel, safeFileStem } from '../render/encode';
 import type { Renderer } from '../render/renderer';
 import type { RenderRequest, RenderTimings } from '../render/types';
 
@@ -21,6 +21,8 @@ export async function sendImage(
   res: Response,
   next: NextFunction,
   via: string,
+  /** The answer's file name without extension; by default the page's dashboard slug. */
+  fileStem = fileName(request.url),
 ): Promise<void> {
   const log = res.locals.log as Logger;
   const page = safeUrl(request.url.toString());
@@ -40,7 +42,7 @@ export async function sendImage(
       'X-Panelshot-Settled': String(img.settled),
       'X-Panelshot-Shared': String(img.shared),
       'Server-Timing': serverTiming(t),
-      'Content-Disposition': `inline; filename="${fileName(request.url)}.${img.ext}"`,
+      'Content-Disposition': `inline; filename="${fileStem}.${img.ext}"`,
       ETag: `"${crypto.createHash('sha1').update(img.body).digest('hex')}"`,
       ...(img.ageS !== undefined ? { Age: String(img.ageS) } : {}),
     });
@@ -86,6 +88,5 @@ export function fileName(url: URL): string {
   } catch {
     // keep it as it is
   }
-  const safe = decoded.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 80);
-  return safe || 'panel';
+  return safeFileStem(decoded, 'panel');
 }

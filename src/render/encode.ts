@@ -17,6 +17,15 @@ export interface EncodedImage {
   ext: string;
 }
 
+/**
+ * A file name stem safe in a Content-Disposition header and on any disk: letters, digits,
+ * `._-` only, no leading or trailing dot or dash, at most 80 characters; `fallback` when
+ * nothing of `s` is left.
+ */
+export function safeFileStem(s: string, fallback: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 80) || fallback;
+}
+
 const TYPES: Record<ImageFormat, { contentType: string; ext: string }> = {
   png: { contentType: 'image/png', ext: 'png' },
   jpeg: { contentType: 'image/jpeg', ext: 'jpg' },

@@ -1,15 +1,16 @@
 // A dashboard report: the whole dashboard printed to PDF (render/pdf.ts lays it out with no
 // panel cut by a page break), with a running header that says what the reader is looking at
 // (title, the absolute time range in the reader's timezone, selected variables, when it was
-// made) and a footer with page numbers. Reuses the Renderer for the page itself: a report is
-// a whole-dashboard PDF render with decorations and a frozen time range.
+// made) and a footer with page numbers. A report is a whole-dashboard PDF render with
+// decorations and a frozen time range: this module works out that render request, and the
+// Renderer makes it like any other.
 import { DateTime } from 'luxon';
 import type { Config } from '../config';
 import { dashboardUid, fetchDashboard, type GrafanaApiDeps } from '../grafana/dashboards';
 import type { PdfDecorations, PdfOptions } from './pdf';
-import type { Renderer } from './renderer';
 import { describeInstant, describeRange, resolveRange, type AbsoluteRange } from './timeRange';
-import type { RenderedImage } from './types';
+import { safeFileStem } from './encode';
+import type { RenderRequest } from './types';
 
 export interface ReportRequest {
   /** A `/d/<uid>/<slug>?…` URL on GRAFANA_URL's origin, as a viewer would open it. */
@@ -26,16 +27,16 @@ export interface ReportRequest {
 
 export interface ReportDeps {
   config: Config;
-  renderer: Renderer;
   /** panelshot's own way into Grafana's API: the dashboard's title, default range and timezone. */
   grafana: GrafanaApiDeps;
 }
 
 export interface Report {
-  image: RenderedImage;
+  /** The whole-dashboard PDF render that makes the report (the Renderer does the rest). */
+  request: RenderRequest;
   title: string;
   range: AbsoluteRange;
-  /** A safe file name without extension: `<slug>-<from>-<to>`. */
+  /** The answer's file name without extension: `<slug>-<from>-<to>`, already safe. */
   fileStem: string;
 }
 
@@ -45,7 +46,12 @@ const MARGIN_BOTTOM_PX = 36;
 /** Grafana's own default when neither the URL nor the dashboard says. */
 const DEFAULT_RANGE = { from: 'now-6h', to: 'now' };
 
-export async function makeReport(d: ReportDeps, req: ReportRequest, arrivedAt: number, now = DateTime.now()): Promise<Report> {
+/**
+ * Works out the report for `req`: the dashboard's title, saved range and timezone from
+ * Grafana's API, the frozen time range, and the render request (kiosk page, PDF with
+ * header and footer) that the edge hands to the Renderer like any other.
+ */
+export async function prepareReport(d: ReportDeps, req: ReportRequest, now = DateTime.now()): Promise<Report> {
   const uid = dashboardUid(req.url, d.config.grafanaUrl);
   const model = await fetchDashboard(d.grafana, uid, req.url.searchParams.get('orgId'));
   const dash = model.dashboard as { title?: string; time?: { from?: string; to?: string }; timezone?: string };
@@ -67,22 +73,19 @@ export async function makeReport(d: ReportDeps, req: ReportRequest, arrivedAt: n
   page.searchParams.delete('tz');
 
   const decorations = reportDecorations(title, describeRange(range), variablesOf(req.url), describeInstant(now.setZone(zone)));
-  const image = await d.renderer.image(
-    {
-      url: page,
-      width: req.width,
-      height: 'full',
-      deviceScaleFactor: 1,
-      timeoutMs: req.timeoutMs,
-      timezone: zone,
-      acceptLanguage: req.acceptLanguage,
-      pdf: { ...req.pdf, decorations },
-      expandRows: req.expandRows,
-    },
-    arrivedAt,
-  );
-  const slug = safeStem(model.meta?.slug || title);
-  return { image, title, range, fileStem: `${slug}-${range.from.toFormat('yyyyMMdd-HHmm')}-${range.to.toFormat('yyyyMMdd-HHmm')}` };
+  const request: RenderRequest = {
+    url: page,
+    width: req.width,
+    height: 'full',
+    deviceScaleFactor: 1,
+    timeoutMs: req.timeoutMs,
+    timezone: zone,
+    acceptLanguage: req.acceptLanguage,
+    pdf: { ...req.pdf, decorations },
+    expandRows: req.expandRows,
+  };
+  const slug = safeFileStem(model.meta?.slug || title, 'dashboard');
+  return { request, title, range, fileStem: `${slug}-${range.from.toFormat('yyyyMMdd-HHmm')}-${range.to.toFormat('yyyyMMdd-HHmm')}` };
 }
 
 /** "host: web-1, web-2 · env: prod" from the URL's `var-…` parameters, in their order. */
@@ -124,10 +127,6 @@ function zoneOf(raw: string | null | undefined): string | undefined {
   if (!z || z === 'browser') return undefined;
   if (z.toLowerCase() === 'utc') return 'UTC';
   return DateTime.local().setZone(z).isValid ? z : undefined;
-}
-
-function safeStem(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 80) || 'dashboard';
 }
 
 function escapeHtml(s: string): string {

@@ -10,11 +10,11 @@ import type { GrafanaApiDeps } from '../../grafana/dashboards';
 import type { Logger } from '../../logger';
 import { safeUrl } from '../../logger';
 import type { Metrics } from '../../metrics';
-import { makeReport, type ReportRequest } from '../../render/report';
+import { prepareReport, type ReportRequest } from '../../render/report';
 import type { Renderer } from '../../render/renderer';
 import { flag, parsePdfOptions } from '../pdfParams';
 import { decimal, integer, one, parseAcceptLanguage, parsePageUrl, parseTimezone } from '../renderParams';
-import { serverTiming, type RecentRenders } from '../sendImage';
+import { sendImage, type RecentRenders } from '../sendImage';
 
 /** A4 landscape is 1123 CSS px wide: 1200 keeps Grafana's text readable when scaled onto it. */
 export const REPORT_WIDTH = 1200;
@@ -49,34 +49,17 @@ export function parseReportParams(query: Record<string, unknown>, acceptLanguage
 export function reportGet(deps: { config: Config; renderer: Renderer; grafana: GrafanaApiDeps; metrics: Metrics; recent?: RecentRenders }): RequestHandler {
   return async (req, res, next) => {
     const arrivedAt = Date.now();
-    const log = res.locals.log as Logger;
-    let request: ReportRequest;
+    let report;
     try {
-      request = parseReportParams(req.query as Record<string, unknown>, req.header('accept-language'), deps.config);
+      const request = parseReportParams(req.query as Record<string, unknown>, req.header('accept-language'), deps.config);
+      res.locals.page = safeUrl(request.url.toString());
+      report = await prepareReport(deps, request);
     } catch (e) {
       return next(e);
     }
-    const page = safeUrl(request.url.toString());
-    res.locals.page = page;
-    try {
-      const report = await makeReport(deps, request, arrivedAt);
-      const img = report.image;
-      deps.metrics.renderDuration.observe({ outcome: img.settled ? 'ok' : 'unsettled' }, img.timings.totalMs / 1000);
-      res.set({
-        'Content-Type': 'application/pdf',
-        'Cache-Control': 'no-store',
-        'X-Panelshot-Settled': String(img.settled),
-        'Server-Timing': serverTiming(img.timings),
-        'Content-Disposition': `inline; filename="${report.fileStem}.pdf"`,
-      });
-      res.status(200).end(img.body);
-      deps.recent?.note({ at: arrivedAt, via: 'report', page, outcome: img.settled ? 'ok' : 'unsettled', bytes: img.body.length, format: 'pdf', width: request.width, height: 'full', timings: img.timings });
-      log.info({ event: 'render', via: 'report', outcome: img.settled ? 'ok' : 'unsettled', page, auth: img.auth, format: 'pdf', width: request.width, bytes: img.body.length, from: report.range.from.toMillis(), to: report.range.to.toMillis(), zone: report.range.zone, ...img.timings }, 'report made');
-    } catch (e) {
-      const code = (e as { code?: string }).code ?? 'internal';
-      deps.metrics.renderDuration.observe({ outcome: code }, (Date.now() - arrivedAt) / 1000);
-      deps.recent?.note({ at: arrivedAt, via: 'report', page, outcome: code, format: 'pdf', width: request.width, height: 'full' });
-      next(e);
-    }
+    const { range } = report;
+    (res.locals.log as Logger).info({ event: 'report', from: range.from.toMillis(), to: range.to.toMillis(), zone: range.zone }, 'report time range');
+    // From here on a report is a PDF render like any other: the same answer, metrics and logs.
+    await sendImage(deps, report.request, arrivedAt, res, next, 'report', report.fileStem);
   };
 }

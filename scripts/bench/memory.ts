@@ -59,7 +59,7 @@ function kindOf(pid: number, ownerPid: number): string | undefined {
     const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/);
     const type = args.find((a) => a.startsWith('--type='))?.slice(7);
     const sub = args.find((a) => a.startsWith('--utility-sub-type='))?.slice(19);
-    return pid === ownerPid ? 'node' : type ? (sub ? `utility:${sub.replace(/\.mojom\./, '.')}` : type) : comm === 'chromium' ? 'browser' : comm;
+    return pid === ownerPid ? 'node' : type ? (sub ? `utility:${sub.replace(/\.mojom\./, '.')}` : type) : /^(chromium|chrome)/.test(comm) ? 'browser' : comm;
   } catch {
     return undefined;
   }

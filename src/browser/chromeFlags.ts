@@ -1,7 +1,8 @@
 // Chrome's command line, with the reason for each flag. Everything here was needed on a
 // closed-network Debian host running as root or as a hardened systemd user.
-export function chromeFlags(userDataDir: string | undefined, extra: string[]): string[] {
+export function chromeFlags(extra: string[]): string[] {
   return [
+    // For a full chromium (CHROME_BIN); chromium-headless-shell, the default, is headless anyway.
     '--headless=new',
     // Root (and many containers) cannot use Chrome's sandbox; systemd's hardening replaces it.
     '--no-sandbox',
@@ -42,8 +43,6 @@ export function chromeFlags(userDataDir: string | undefined, extra: string[]): s
     '--font-render-hinting=none',
     '--password-store=basic',
     '--use-mock-keychain',
-    // A fresh profile per session; Grid nodes let chromedriver make (and remove) its own.
-    ...(userDataDir ? [`--user-data-dir=${userDataDir}`] : []),
     ...extra,
   ];
 }

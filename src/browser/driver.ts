@@ -82,10 +82,10 @@ export interface LocalChrome {
   close(): Promise<void>;
 }
 
-function chromeOptions(opts: DriverOptions, userDataDir: string | undefined): chrome.Options {
+function chromeOptions(opts: DriverOptions): chrome.Options {
   const o = new chrome.Options();
   if (opts.chromeBin) o.setChromeBinaryPath(opts.chromeBin);
-  o.addArguments(...chromeFlags(userDataDir, opts.extraArgs));
+  o.addArguments(...chromeFlags(opts.extraArgs));
   // We navigate with the DevTools protocol and decide readiness ourselves.
   o.setPageLoadStrategy('none');
   return o;
@@ -93,13 +93,17 @@ function chromeOptions(opts: DriverOptions, userDataDir: string | undefined): ch
 
 export async function startLocalChrome(opts: DriverOptions): Promise<LocalChrome> {
   const port = await freePort();
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'panelshot-chrome-'));
+  const chromeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'panelshot-chrome-'));
   // detached: chromedriver leads a new process group that Chrome inherits, so one kill
   // takes all of them, and Ctrl-C in a terminal reaches Node (which shuts down in order) only.
+  // chromedriver makes Chrome's profile itself, under TMPDIR, i.e. inside this directory,
+  // which goes with the Chrome however it ends. (Given a --user-data-dir of ours, chromedriver
+  // opens no first tab, and chromium-headless-shell then has none: "unable to discover open
+  // pages".) Chrome's own temporary files land here too.
   const child = spawn(opts.chromedriverPath, [`--port=${port}`, '--allowed-ips=127.0.0.1', '--log-level=OFF'], {
     detached: true,
     stdio: 'ignore',
-    env: { ...process.env, ...opts.env, PANELSHOT_OWNER_PID: String(process.pid) },
+    env: { ...process.env, ...opts.env, TMPDIR: chromeDir, PANELSHOT_OWNER_PID: String(process.pid) },
   });
   child.unref();
   const pgid = child.pid;
@@ -109,13 +113,13 @@ export async function startLocalChrome(opts: DriverOptions): Promise<LocalChrome
   const kill = () => {
     killGroup(pgid);
     watchdog.unwatch(pgid);
-    fs.rm(userDataDir, { recursive: true, force: true }, () => undefined);
+    fs.rm(chromeDir, { recursive: true, force: true }, () => undefined);
   };
   try {
     const url = `http://127.0.0.1:${port}`;
     await waitForStatus(url, opts.startTimeoutMs, () => child.exitCode !== null);
     const driver = await withTimeout(
-      Promise.resolve(chrome.Driver.createSession(chromeOptions(opts, userDataDir), new http.Executor(new http.HttpClient(url)))),
+      Promise.resolve(chrome.Driver.createSession(chromeOptions(opts), new http.Executor(new http.HttpClient(url)))),
       opts.startTimeoutMs,
       'Chrome session start',
     );
@@ -154,7 +158,7 @@ async function createGridDriver(opts: DriverOptions): Promise<DriverHandle> {
   // session queue (300 s by default) and hang whoever waits for it.
   const why = whyNoChromeSlot(await gridStatus(gridUrl), gridUrl);
   if (why) throw why;
-  const driver = chrome.Driver.createSession(chromeOptions(opts, undefined), new http.Executor(new http.HttpClient(gridUrl)));
+  const driver = chrome.Driver.createSession(chromeOptions(opts), new http.Executor(new http.HttpClient(gridUrl)));
   let caps: Awaited<ReturnType<chrome.Driver['getCapabilities']>>;
   try {
     // createSession returns at once; the session (and so its capabilities) is the wait.

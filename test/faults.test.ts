@@ -2,6 +2,9 @@
 // SIGSTOP mid-render, pages that never settle, Grafana down, recycling, overload, and the
 // service itself stopped or killed — with the process table checked for leftovers.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { groupMembers } from '../src/browser/processes';
 import { startStandin, type Standin } from './standin/grafana';
@@ -256,8 +259,10 @@ describe('stopping the service', () => {
   });
   after(() => g?.close());
 
-  test('SIGTERM drains the in-flight render, quits every Chrome, exits 0', async () => {
-    const svc = await spawnService(g.url);
+  test('SIGTERM drains the in-flight render, quits every Chrome, exits 0, leaves no Chrome directory', async () => {
+    // A temporary directory of its own, so what the service leaves there can be seen.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-tmp-'));
+    const svc = await spawnService(g.url, undefined, { TMPDIR: tmp });
     try {
       const groups = ownedGroups(svc.proc.pid!);
       assert.ok(groups.length > 0, 'Chrome sessions carry the owner marker');
@@ -269,28 +274,45 @@ describe('stopping the service', () => {
       const code = await svc.exited;
       assert.equal(code, 0);
       assert.ok(await waitFor(() => ownedProcesses(svc.proc.pid!).length === 0 && liveInGroups(groups).length === 0, 5000), `left: ${JSON.stringify(liveInGroups(groups))}`);
+      assert.deepEqual(chromeDirs(tmp), [], 'every Chrome directory (profile, temporary files) was removed before the exit');
     } finally {
       svc.proc.kill('SIGKILL');
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
 
-  test('after SIGKILL of the service no Chrome survives, and a restart starts cleanly', async () => {
-    const svc = await spawnService(g.url);
-    const pid = svc.proc.pid!;
-    const groups = ownedGroups(pid);
-    assert.ok(groups.length > 0 && liveInGroups(groups).length > 3, 'chromedriver and Chrome\'s processes are running');
-    svc.proc.kill('SIGKILL');
-    await svc.exited;
-    assert.ok(await waitFor(() => ownedProcesses(pid).length === 0 && liveInGroups(groups).length === 0, 5000), `left after a crash: ${JSON.stringify(liveInGroups(groups))}`);
-    const again = await spawnService(g.url, svc.port);
-    const againGroups = ownedGroups(again.proc.pid!);
+  test('after SIGKILL of the service no Chrome survives, and a restart starts cleanly and removes its Chrome directories', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-tmp-'));
     try {
-      const r = await fetch(`${again.url}/render?url=${encodeURIComponent(g.url + PANEL)}`, { headers: { 'X-Auth-Token': '-' } });
-      assert.equal(r.status, 200);
+      const svc = await spawnService(g.url, undefined, { TMPDIR: tmp });
+      const pid = svc.proc.pid!;
+      const groups = ownedGroups(pid);
+      assert.ok(groups.length > 0 && liveInGroups(groups).length > 3, 'chromedriver and Chrome\'s processes are running');
+      svc.proc.kill('SIGKILL');
+      await svc.exited;
+      assert.ok(await waitFor(() => ownedProcesses(pid).length === 0 && liveInGroups(groups).length === 0, 5000), `left after a crash: ${JSON.stringify(liveInGroups(groups))}`);
+      const orphaned = chromeDirs(tmp);
+      assert.ok(orphaned.length > 0 && orphaned.every((d) => d.startsWith(`panelshot-chrome-${pid}-`)), `a killed service cannot remove its Chrome directories: ${orphaned.join(', ')}`);
+      const again = await spawnService(g.url, svc.port, { TMPDIR: tmp });
+      const againGroups = ownedGroups(again.proc.pid!);
+      try {
+        assert.ok(!chromeDirs(tmp).some((d) => orphaned.includes(d)), `the restart removed the dead service's Chrome directories: ${chromeDirs(tmp).join(', ')}`);
+        const r = await fetch(`${again.url}/render?url=${encodeURIComponent(g.url + PANEL)}`, { headers: { 'X-Auth-Token': '-' } });
+        assert.equal(r.status, 200);
+      } finally {
+        again.proc.kill('SIGTERM');
+        await again.exited;
+      }
+      assert.ok(await waitFor(() => ownedProcesses(again.proc.pid!).length === 0 && liveInGroups(againGroups).length === 0, 5000));
+      assert.deepEqual(chromeDirs(tmp), []);
     } finally {
-      again.proc.kill('SIGTERM');
-      await again.exited;
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
-    assert.ok(await waitFor(() => ownedProcesses(again.proc.pid!).length === 0 && liveInGroups(againGroups).length === 0, 5000));
   });
 });
+
+/** Chrome directories (panelshot-chrome-<pid>-…) in a temporary directory. */
+function chromeDirs(tmp: string): string[] {
+  return fs.readdirSync(tmp).filter((n) => n.startsWith('panelshot-chrome-'));
+}
+

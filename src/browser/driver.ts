@@ -11,7 +11,7 @@ import path from 'node:path';
 import chrome from 'selenium-webdriver/chrome';
 import http from 'selenium-webdriver/http';
 import { chromeFlags } from './chromeFlags';
-import { killGroup } from './processes';
+import { killGroup, removeLeftovers } from './processes';
 import { watchdog } from './watchdog';
 import { ChromeHosts } from './chromeHost';
 import { deleteOnNode, gridStatus, GridError, isChromeName, whyNoChromeSlot } from './grid';
@@ -65,8 +65,12 @@ export interface DriverFactory {
   stop(): Promise<void>;
 }
 
+/** Each local Chrome's directory in the temporary directory: `<prefix><our pid>-…`. */
+const CHROME_DIR_PREFIX = 'panelshot-chrome-';
+
 export function driverFactory(opts: DriverOptions): DriverFactory {
   if (opts.seleniumRemoteUrl) return { createDriver: () => createGridDriver(opts), stop: async () => undefined };
+  removeLeftovers(os.tmpdir(), CHROME_DIR_PREFIX);
   const hosts = new ChromeHosts(opts, Math.max(1, opts.tabsPerChrome ?? 1), opts.sessionsPerChrome ?? 0);
   return { createDriver: () => hosts.createSession(), stop: () => hosts.stop() };
 }
@@ -93,7 +97,7 @@ function chromeOptions(opts: DriverOptions): chrome.Options {
 
 export async function startLocalChrome(opts: DriverOptions): Promise<LocalChrome> {
   const port = await freePort();
-  const chromeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'panelshot-chrome-'));
+  const chromeDir = fs.mkdtempSync(path.join(os.tmpdir(), `${CHROME_DIR_PREFIX}${process.pid}-`));
   // detached: chromedriver leads a new process group that Chrome inherits, so one kill
   // takes all of them, and Ctrl-C in a terminal reaches Node (which shuts down in order) only.
   // chromedriver makes Chrome's profile itself, under TMPDIR, i.e. inside this directory,
@@ -110,10 +114,13 @@ export async function startLocalChrome(opts: DriverOptions): Promise<LocalChrome
   if (pgid === undefined) throw new Error(`cannot start chromedriver at ${opts.chromedriverPath}`);
   watchdog.watch(pgid);
   let closed = false;
-  const kill = () => {
+  // The directory goes once the group is killed. Awaited by close(): a service that shuts
+  // down exits right after, and an unfinished removal left the whole profile behind (every
+  // SIGTERM did, until 2026-12-01). Retried: Chrome may still be writing files as it dies.
+  const kill = (): Promise<void> => {
     killGroup(pgid);
     watchdog.unwatch(pgid);
-    fs.rm(chromeDir, { recursive: true, force: true }, () => undefined);
+    return fs.promises.rm(chromeDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }).catch(() => undefined);
   };
   try {
     const url = `http://127.0.0.1:${port}`;
@@ -143,11 +150,11 @@ export async function startLocalChrome(opts: DriverOptions): Promise<LocalChrome
         if (closed) return;
         closed = true;
         await withTimeout(Promise.resolve(driver.quit()), 3000, 'quit').catch(() => undefined);
-        kill();
+        await kill();
       },
     };
   } catch (e) {
-    kill();
+    void kill();
     throw e;
   }
 }

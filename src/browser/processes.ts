@@ -28,6 +28,29 @@ export function groupPssMiB(pgid: number): number {
   return groupMembers(pgid).reduce((sum, pid) => sum + pssKiB(pid), 0) / 1024;
 }
 
+/** Whether process `pid` exists (EPERM: it does, under another user). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the entries of `dir` named `<prefix><pid>-…` whose process is gone: what a
+ * panelshot killed with SIGKILL (or a machine that lost power) left behind. An orderly
+ * stop removes its own. Called once at start-up.
+ */
+export function removeLeftovers(dir: string, prefix: string): void {
+  for (const name of safeReaddir(dir)) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+    if (pid && pid !== process.pid && !pidAlive(pid)) fs.rmSync(`${dir}/${name}`, { recursive: true, force: true });
+  }
+}
+
 export function killGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   try {
     process.kill(-pgid, signal);

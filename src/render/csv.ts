@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CdpEvent } from '../browser/cdpSocket';
 import type { BrowserSession } from '../browser/session';
+import { removeLeftovers } from '../browser/processes';
 import { noDownload, outputTooLarge } from '../errors';
 import { lookAtPage, openPage, type LoginPage, type PageSpec } from './capture';
 
@@ -54,21 +55,8 @@ export function prepareDownloadsParent(parent = downloadsParent()): string {
     throw new Error(`${parent} is not a directory of panelshot's own user: CSV downloads cannot be kept private there`);
   }
   fs.chmodSync(parent, 0o700);
-  for (const name of fs.readdirSync(parent)) {
-    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (pid && pid !== process.pid && !alive(pid)) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
-  }
+  removeLeftovers(parent, '');
   return parent;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists, under another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 interface Download {

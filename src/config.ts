@@ -168,7 +168,7 @@ export const KEYS = {
   STABLE_INTERVAL_MS: {
     schema: int(0, 5000),
     default: '20',
-    doc: 'Pause between the screenshots that are compared (each capture itself takes 20-60 ms). Screenshots start only once the page is quiet: no fetch/XHR or script/stylesheet load in flight, no loading indicator, no animation frame in the last 20 ms, no timer due within 1 s (the last two for at most 3 s each).',
+    doc: 'Pause between the screenshots that are compared (each capture itself takes 20-60 ms). Screenshots start only once the page is quiet: no fetch/XHR or script/stylesheet load in flight, no loading indicator, no animation frame requested and not yet drawn, no running CSS animation, no timer due within 1 s (the last three for at most 3 s each).',
   },
   STABLE_FRAMES: {
     schema: int(2, 50),

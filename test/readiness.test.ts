@@ -46,6 +46,20 @@ describe('readiness sees work the page has already scheduled', () => {
     }
   }
 
+  test('an animation frame the page requested and cancelled is not waited for', async () => {
+    // Without cancelAnimationFrame counted, the cancelled frame stays "pending" and holds
+    // the screenshots back for the whole 3 s bound on animations.
+    const started = Date.now();
+    const r = await st.render({ url: `${PANEL}&cancelFrame=1`, width: '1000', height: '500' });
+    const ms = Date.now() - started;
+    assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+    assert.equal(r.headers.get('x-panelshot-settled'), 'true');
+    // data 300 + animation 500 + a few frames: far below the 3 s the bound would add.
+    assert.ok(ms < 2500, `took ${ms} ms`);
+    const reference = await camera.shoot(st.g, `${PANEL}&cancelFrame=1`, 1000, 500, 1);
+    assert.ok((await equalShare(r.body, reference)) > 0.999, 'the answer is the finished chart');
+  });
+
   test('a page that re-arms a timer forever is judged by its pixels, within the bound', async () => {
     const started = Date.now();
     const r = await st.render({ url: `${PANEL}&rearm=forever`, width: '1000', height: '500', timeout: '20' });

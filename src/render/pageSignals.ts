@@ -15,7 +15,7 @@ export const SCHEDULED_HORIZON_MS = 1000;
 /** Installed in every document before its scripts run. Plain ES2017, no dependencies. */
 export const TRACKER_SOURCE = `(() => {
   if (window.__panelshot) return;
-  const s = { inflight: 0, lastFrame: 0, lastResource: 0, timers: new Map(), loading: new Set() };
+  const s = { inflight: 0, frames: new Set(), lastResource: 0, timers: new Map(), loading: new Set() };
   Object.defineProperty(window, '__panelshot', { value: s });
   // The page's own timers, wrapped; ours below use the originals so they never count.
   const origSetTimeout = window.setTimeout, origClearTimeout = window.clearTimeout, origClearInterval = window.clearInterval;
@@ -60,13 +60,18 @@ export const TRACKER_SOURCE = `(() => {
       });
     }).observe({ type: 'resource', buffered: true });
   } catch (e) { /* old browser: fetch/XHR counting still works */ }
-  // Animation activity: a requestAnimationFrame callback ran recently. Charts that animate
-  // draw through rAF; while they do, screenshots would only show in-between pictures.
-  const origRaf = window.requestAnimationFrame;
-  if (origRaf) {
+  // Animation activity: requestAnimationFrame callbacks requested and not yet run. Charts
+  // that animate draw through rAF, each frame asking for the next; while one is pending,
+  // a screenshot would only show an in-between picture. The frame that asks for no next one
+  // is the last: the page is still from then on, without waiting to see no frame come.
+  const origRaf = window.requestAnimationFrame, origCancelRaf = window.cancelAnimationFrame;
+  if (origRaf && origCancelRaf) {
     window.requestAnimationFrame = function (cb) {
-      return origRaf.call(window, function (t) { s.lastFrame = performance.now(); return cb(t); });
+      const id = origRaf.call(window, function (t) { s.frames.delete(id); return cb(t); });
+      s.frames.add(id);
+      return id;
     };
+    window.cancelAnimationFrame = function (id) { s.frames.delete(id); return origCancelRaf.call(window, id); };
   }
   // A response is "done" one macrotask after it arrives, so the page has run the code that
   // draws it before we look.
@@ -108,7 +113,7 @@ export interface PageState {
   scrollHeight: number;
   /** HTTP status of the main document (0 when unknown). */
   status: number;
-  /** A requestAnimationFrame callback or a CSS animation/transition ran within the last ~2 frames. */
+  /** A requestAnimationFrame callback is pending, or a CSS animation/transition is running. */
   animating: boolean;
   /** The page's one-shot timers due within SCHEDULED_HORIZON_MS (or overdue). */
   scheduled: number;
@@ -126,7 +131,7 @@ export const STATE_EXPRESSION = `(() => {
     loading,
     scrollHeight: de ? Math.max(de.scrollHeight, document.body ? document.body.scrollHeight : 0) : 0,
     status: (performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0,
-    animating: (window.__panelshot ? performance.now() - window.__panelshot.lastFrame < 20 : false) ||
+    animating: (window.__panelshot ? window.__panelshot.frames.size > 0 : false) ||
       (document.getAnimations ? document.getAnimations().some((a) => a.playState === 'running') : false),
     scheduled: (() => {
       if (!window.__panelshot) return 0;

@@ -322,6 +322,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       extra: q.get('extra'),
       wave: q.has('wave') ? { after: clampMs(q.get('wave'), 0), kind: q.get('waveKind') === 'module' ? 'module' : 'timer' } : null,
       rearm: q.get('rearm') === 'forever',
+      cancelFrame: q.get('cancelFrame') === '1',
     };
     const model = kind === 'dashboard' && GRID_BOARDS.includes(uid) ? dashboardByUid(uid)!.dashboard : undefined;
     if (model) return sendHtml(res, 200, gridDashboardPage(cfg, model, q));
@@ -616,6 +617,11 @@ interface PageConfig {
   wave: { after: number; kind: 'timer' | 'module' } | null;
   /** Re-arms a 100 ms timer forever (a poller, a clock): never "done" by its timers. */
   rearm: boolean;
+  /**
+   * Requests an animation frame and cancels it at once (a redraw superseded before it
+   * ran, as chart libraries do): a frame that will never come.
+   */
+  cancelFrame: boolean;
   /** Grid dashboards only: the items to lay out; panels then load lazily, as in Grafana. */
   grid?: GridItem[];
 }
@@ -1112,6 +1118,7 @@ const CLIENT_JS = String.raw`
     updateState();
     if (cfg.extra) fetch(cfg.extra, { mode: 'no-cors' }).catch(function () {});
     if (cfg.rearm) (function tick() { setTimeout(tick, 100); })();
+    if (cfg.cancelFrame) cancelAnimationFrame(requestAnimationFrame(function () {}));
     panels.forEach(function (p) { if (p.state === 'loading') p.load(); });
   }
 

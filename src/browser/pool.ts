@@ -109,7 +109,7 @@ export class BrowserPool {
           await s.close();
           o.logger.info({ event: 'chrome_stopped', session: s.id, renders: s.renders }, 'Chrome session stopped');
         },
-        validate: (s) => s.alive(),
+        validate: (s) => s.answers(),
       },
       {
         min: o.size,

@@ -36,6 +36,15 @@ export class PanelshotError extends Error {
   }
 }
 
+/**
+ * A caller's input as quoted in an error message: printable ASCII only (no control
+ * characters into logs or terminals), at most `max` characters.
+ */
+export function quoteInput(s: string, max = 60): string {
+  const clean = s.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
 /** Happens when a query parameter is missing, malformed or out of range. → 400 */
 export const badRequest = (msg: string) => new PanelshotError('bad_request', msg);
 

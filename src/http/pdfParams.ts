@@ -1,7 +1,7 @@
 // The paper options of encoding=pdf, as Grafana and the official renderer take them:
 // `pdf.format`, `pdf.landscape`, `pdf.printBackground`, `pdf.pageRanges`. Grafana
 // Enterprise puts them inside `url`'s query; a top-level parameter wins over that.
-import { badRequest } from '../errors';
+import { badRequest, quoteInput } from '../errors';
 import { PAPER, type PaperFormat, type PdfOptions } from '../render/pdf';
 
 type Query = Record<string, unknown>;
@@ -26,20 +26,20 @@ export function flag(query: Query, url: URL, name: string, fallback: boolean): b
   if (raw === undefined || raw === '') return fallback;
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
-  throw badRequest(`${name} must be true or false, got "${printable(raw)}"`);
+  throw badRequest(`${name} must be true or false, got "${quoteInput(raw)}"`);
 }
 
 export function parsePdfOptions(query: Query, url: URL): PdfOptions {
   const rawFormat = option(query, url, 'pdf.format')?.trim().toLowerCase();
   let format: PaperFormat = 'a4';
   if (rawFormat !== undefined && rawFormat !== '') {
-    if (!Object.hasOwn(PAPER, rawFormat)) throw badRequest(`pdf.format=${printable(rawFormat)} is unknown: use one of ${Object.keys(PAPER).join(', ')} (case-insensitive; default A4)`);
+    if (!Object.hasOwn(PAPER, rawFormat)) throw badRequest(`pdf.format=${quoteInput(rawFormat)} is unknown: use one of ${Object.keys(PAPER).join(', ')} (case-insensitive; default A4)`);
     format = rawFormat as PaperFormat;
   }
   const rawRanges = option(query, url, 'pdf.pageRanges')?.replace(/\s+/g, '');
   let pageRanges: string | undefined;
   if (rawRanges !== undefined && rawRanges !== '') {
-    if (!PAGE_RANGES.test(rawRanges)) throw badRequest(`pdf.pageRanges=${printable(rawRanges)} is malformed: expected pages and ranges counted from 1, such as 1-3,5`);
+    if (!PAGE_RANGES.test(rawRanges)) throw badRequest(`pdf.pageRanges=${quoteInput(rawRanges)} is malformed: expected pages and ranges counted from 1, such as 1-3,5`);
     for (const part of rawRanges.split(',')) {
       const [from, to] = part.split('-').map((n) => (n === '' ? undefined : Number(n)));
       if (from === 0 || to === 0) throw badRequest('pdf.pageRanges counts pages from 1, not 0');
@@ -53,9 +53,4 @@ export function parsePdfOptions(query: Query, url: URL): PdfOptions {
     printBackground: flag(query, url, 'pdf.printBackground', true),
     pageRanges,
   };
-}
-
-function printable(s: string): string {
-  const clean = s.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 40 ? `${clean.slice(0, 40)}…` : clean;
 }

@@ -2,7 +2,7 @@
 // DESIGN.md §1.1 and §7) into a RenderRequest or CsvRequest, or a 400/403 that says what is
 // wrong. Nothing unchecked gets past here.
 import type { Config } from '../config';
-import { badRequest, forbiddenUrl } from '../errors';
+import { badRequest, forbiddenUrl, quoteInput } from '../errors';
 import { DEFAULT_QUALITY, type Encoding } from '../render/encode';
 import type { CsvRequest, PageRequest, RenderRequest } from '../render/types';
 import { flag, parsePdfOptions } from './pdfParams';
@@ -42,7 +42,7 @@ export function parseRenderParams(query: Query, acceptLanguage: string | undefin
 export function parseCsvParams(query: Query, acceptLanguage: string | undefined, c: Config): CsvRequest {
   const page = parsePageRequest(query, acceptLanguage, c);
   const encoding = (one(query, 'encoding') ?? '').trim().toLowerCase();
-  if (encoding !== '' && encoding !== 'csv') throw badRequest(`encoding=${truncate(encoding)} is not served on /render/csv: use csv (or none); pictures and PDFs come from /render`);
+  if (encoding !== '' && encoding !== 'csv') throw badRequest(`encoding=${quoteInput(encoding)} is not served on /render/csv: use csv (or none); pictures and PDFs come from /render`);
   return page;
 }
 
@@ -60,7 +60,7 @@ function parsePageRequest(query: Query, acceptLanguage: string | undefined, c: C
     if (!HOSTNAME.test(domain)) throw badRequest('domain is not a valid hostname');
     if (!cookieDomainMatches(url.hostname, domain)) {
       throw badRequest(
-        `domain=${truncate(domain)} does not match the page host ${url.hostname}: the renderKey cookie would not reach Grafana. Set grafana.ini [rendering] callback_url to the URL panelshot's browser uses for Grafana (GRAFANA_URL)`,
+        `domain=${quoteInput(domain)} does not match the page host ${url.hostname}: the renderKey cookie would not reach Grafana. Set grafana.ini [rendering] callback_url to the URL panelshot's browser uses for Grafana (GRAFANA_URL)`,
       );
     }
     key = { key: renderKey, domain };
@@ -87,7 +87,7 @@ export function parseEncoding(query: Query): Encoding {
   }
   const format = encoding === 'jpg' ? 'jpeg' : encoding;
   if (format !== 'jpeg' && format !== 'webp') {
-    throw badRequest(`encoding=${truncate(encoding)} is not served on /render: use png (default), jpeg, webp or pdf (CSV comes from /render/csv)`);
+    throw badRequest(`encoding=${quoteInput(encoding)} is not served on /render: use png (default), jpeg, webp or pdf (CSV comes from /render/csv)`);
   }
   return { format, quality: integer(query, 'quality', DEFAULT_QUALITY, 1, 100, 'a whole number') };
 }
@@ -119,7 +119,7 @@ export function parseTimezone(raw: string | undefined): string | undefined {
   try {
     return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
   } catch {
-    throw badRequest(`timezone ${truncate(tz)} is unknown: expected an IANA name such as Europe/Berlin or UTC`);
+    throw badRequest(`timezone ${quoteInput(tz)} is unknown: expected an IANA name such as Europe/Berlin or UTC`);
   }
 }
 
@@ -134,7 +134,7 @@ export function one(query: Query, name: string): string | undefined {
 export function integer(query: Query, name: string, fallback: number, min: number, max: number, what = 'a whole number of CSS pixels'): number {
   const raw = one(query, name)?.trim();
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d{1,9}$/.test(raw)) throw badRequest(`${name} must be ${what} between ${min} and ${max}, got "${truncate(raw)}"`);
+  if (!/^\d{1,9}$/.test(raw)) throw badRequest(`${name} must be ${what} between ${min} and ${max}, got "${quoteInput(raw)}"`);
   const n = Number(raw);
   if (n < min || n > max) throw badRequest(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
@@ -143,7 +143,7 @@ export function integer(query: Query, name: string, fallback: number, min: numbe
 export function decimal(query: Query, name: string, fallback: number, min: number, max: number): number {
   const raw = one(query, name)?.trim();
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d{1,6}(\.\d{1,9})?$/.test(raw)) throw badRequest(`${name} must be a number between ${min} and ${max}, got "${truncate(raw)}"`);
+  if (!/^\d{1,6}(\.\d{1,9})?$/.test(raw)) throw badRequest(`${name} must be a number between ${min} and ${max}, got "${quoteInput(raw)}"`);
   const n = Number(raw);
   if (n < min || n > max) throw badRequest(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
@@ -154,9 +154,4 @@ function cookieDomainMatches(host: string, domain: string): boolean {
   const d = domain.toLowerCase().replace(/^\./, '').replace(/\.$/, '');
   const h = host.toLowerCase();
   return h === d || (h.endsWith(`.${d}`) && !/^\d+(\.\d+){3}$/.test(h));
-}
-
-export function truncate(s: string): string {
-  const clean = s.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 60 ? `${clean.slice(0, 60)}…` : clean;
 }

@@ -9,7 +9,7 @@
 // (ISO), where Grafana follows the viewer's locale or its `weekStart` setting. Fiscal units
 // (`/fy`, `/fQ`) depend on a per-dashboard setting and are refused with a 400.
 import { DateTime, type DateTimeUnit } from 'luxon';
-import { badRequest } from '../errors';
+import { badRequest, quoteInput } from '../errors';
 
 export interface AbsoluteRange {
   from: DateTime;
@@ -28,9 +28,9 @@ export function resolveTime(raw: string, zone: string, now: DateTime, roundUp: b
     let t = now.setZone(zone);
     let rest = text.slice(3).replace(/\s+/g, '');
     while (rest) {
-      if (/^\/?f/.test(rest) || /^[+-]\d*f/.test(rest)) throw badRequest(`${name}=${short(text)} uses a fiscal unit, which reports do not resolve: use calendar units (s m h d w M Q y)`);
+      if (/^\/?f/.test(rest) || /^[+-]\d*f/.test(rest)) throw badRequest(`${name}=${quoteInput(text)} uses a fiscal unit, which reports do not resolve: use calendar units (s m h d w M Q y)`);
       const m = STEP.exec(rest);
-      if (!m) throw badRequest(`${name}=${short(text)} is not a time Grafana understands: expected now, now-6h, now-1d/d, epoch milliseconds or an ISO 8601 time`);
+      if (!m) throw badRequest(`${name}=${quoteInput(text)} is not a time Grafana understands: expected now, now-6h, now-1d/d, epoch milliseconds or an ISO 8601 time`);
       if (m[4]) {
         const unit = UNITS[m[4]]!;
         t = roundUp ? t.endOf(unit) : t.startOf(unit);
@@ -47,14 +47,14 @@ export function resolveTime(raw: string, zone: string, now: DateTime, roundUp: b
   if (/^\d{8}$/.test(text)) t = DateTime.fromFormat(text, 'yyyyMMdd', { zone });
   else if (/^\d{1,15}$/.test(text)) t = DateTime.fromMillis(Number(text), { zone });
   else t = DateTime.fromISO(text.replace(' ', 'T'), { zone });
-  if (!t.isValid) throw badRequest(`${name}=${short(text)} is not a time Grafana understands: expected now, now-6h, now-1d/d, epoch milliseconds or an ISO 8601 time`);
+  if (!t.isValid) throw badRequest(`${name}=${quoteInput(text)} is not a time Grafana understands: expected now, now-6h, now-1d/d, epoch milliseconds or an ISO 8601 time`);
   return t;
 }
 
 export function resolveRange(from: string, to: string, zone: string, now = DateTime.now()): AbsoluteRange {
   const f = resolveTime(from, zone, now, false, 'from');
   const t = resolveTime(to, zone, now, true, 'to');
-  if (f >= t) throw badRequest(`the time range ends before it starts (from=${short(from)}, to=${short(to)})`);
+  if (f >= t) throw badRequest(`the time range ends before it starts (from=${quoteInput(from)}, to=${quoteInput(to)})`);
   return { from: f, to: t, zone };
 }
 
@@ -72,9 +72,4 @@ export function describeInstant(t: DateTime): string {
 function zoneLabel(t: DateTime): string {
   const offset = t.toFormat('ZZ').replace(/^\+00:00$/, '').replace(/:00$/, '').replace(/^([+-])0(\d)$/, '$1$2');
   return t.zoneName === 'UTC' ? 'UTC' : `${t.zoneName} (UTC${offset})`;
-}
-
-function short(s: string): string {
-  const clean = s.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 40 ? `${clean.slice(0, 40)}…` : clean;
 }

@@ -23,6 +23,8 @@ export class BrowserSession {
   private ua?: string;
   private defaultLanguage?: string;
   private timezoneSet = false;
+  /** The device metrics override in force ("WxH@scale"), undefined when unknown. */
+  private viewport?: string;
   private languageSet = false;
   /** The current render's deadline: no command may outlive it by more than a moment. */
   deadline?: number;
@@ -54,14 +56,14 @@ export class BrowserSession {
   }
 
   /**
-   * A read-only DevTools command on the tab (the page-state poll, a screenshot) over the
-   * origin guard's own websocket when it is open, else through chromedriver. These run
-   * every few ms during a render: straight to Chrome they skip chromedriver's HTTP
-   * round trip and its JSON re-encoding of every screenshot. Commands that change the
-   * tab (navigation, emulation, cookies) stay on chromedriver's session, whose overrides
-   * the page is rendered with.
+   * A DevTools command on the tab over the origin guard's own websocket when it is open,
+   * else through chromedriver: the page-state poll and screenshots (every few ms during a
+   * render), and cookies. Straight to Chrome they skip chromedriver's HTTP round trip and
+   * its JSON re-encoding of every screenshot. Emulation overrides belong to the DevTools
+   * session that set them, and navigation is chromedriver's to follow: those stay on
+   * chromedriver's session (cdp), whose overrides the page is rendered with.
    */
-  async read<T = Record<string, unknown>>(method: string, params: object = {}, timeoutMs = this.commandTimeoutMs): Promise<T> {
+  async direct<T = Record<string, unknown>>(method: string, params: object = {}, timeoutMs = this.commandTimeoutMs): Promise<T> {
     const guard = this.guard;
     if (!guard || guard.closed) return this.cdp<T>(method, params, timeoutMs);
     if (this.deadline !== undefined) timeoutMs = Math.min(timeoutMs, this.deadline - Date.now() + 250);
@@ -194,6 +196,30 @@ export class BrowserSession {
     }
   }
 
+  /**
+   * The viewport (device metrics) for this render. The override stays in force across
+   * navigations and resets, so a render at the size of the last one in this tab (most
+   * are) costs no command.
+   */
+  async setViewport(width: number, height: number, scale: number): Promise<void> {
+    const key = `${width}x${height}@${scale}`;
+    if (key === this.viewport) return;
+    this.viewport = undefined;
+    await this.cdp('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: scale, mobile: false, screenWidth: width, screenHeight: height });
+    this.viewport = key;
+  }
+
+  /**
+   * Cookies for this render, in one command on the session's own DevTools connection
+   * (cookies belong to the tab's browser context, not to a DevTools session). Chrome
+   * refuses the whole command when it refuses a cookie.
+   */
+  async setCookies(cookies: object[]): Promise<void> {
+    if (!cookies.length) return;
+    await this.devtools();
+    await this.direct('Network.setCookies', { cookies });
+  }
+
   /** Timezone override for this render, or none (clears an earlier one). */
   async setTimezone(timezoneId: string | undefined): Promise<void> {
     if (!timezoneId && !this.timezoneSet) return;
@@ -251,7 +277,7 @@ export class BrowserSession {
    * the whole path (alive) while the session is idle.
    */
   answers(): Promise<boolean> {
-    return this.evaluatesOn('read');
+    return this.evaluatesOn('direct');
   }
 
   /** The whole path answers: chromedriver, Chrome and the tab. */
@@ -259,7 +285,7 @@ export class BrowserSession {
     return this.evaluatesOn('cdp');
   }
 
-  private async evaluatesOn(path: 'read' | 'cdp'): Promise<boolean> {
+  private async evaluatesOn(path: 'direct' | 'cdp'): Promise<boolean> {
     if (this.broken) return false;
     try {
       await this[path]('Runtime.evaluate', { expression: '1', returnByValue: true }, 3000);

@@ -137,7 +137,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       // for the newly visible (lazily loaded) panels like for any other. Again when those
       // make the document taller still (expanded rows, repeated panels).
       viewportHeight = grown;
-      await setViewport(session, spec.width, viewportHeight, spec.scale);
+      await session.setViewport(spec.width, viewportHeight, spec.scale);
       mark(`grown:${grown}`);
       best = undefined;
       equalFrames = 0;
@@ -181,13 +181,10 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
  * request. Shared by every output (picture, PDF, CSV download).
  */
 export async function openPage(session: BrowserSession, spec: PageSpec, viewportHeight: number): Promise<void> {
-  await setViewport(session, spec.width, viewportHeight, spec.scale);
+  await session.setViewport(spec.width, viewportHeight, spec.scale);
   await session.setTimezone(spec.timezone);
   await session.setLanguage(spec.acceptLanguage);
-  for (const c of spec.cookies) {
-    const { success } = await session.cdp<{ success?: boolean }>('Network.setCookie', c);
-    if (success === false) throw new Error(`Chrome refused the ${c.name} cookie for ${c.domain}`);
-  }
+  await session.setCookies(spec.cookies);
   // Before the first request: nothing may carry our cookies or token off Grafana's origin.
   await session.guardOrigin({ origin: spec.allowedOrigin, cookieDomains: spec.cookies.map((c) => c.domain), bearer: spec.bearer });
 
@@ -251,7 +248,7 @@ const BETWEEN_DOCUMENTS = /Not attached to an active page|aborted by navigation|
 
 async function pageState(session: BrowserSession, deadline: number): Promise<PageState> {
   try {
-    const r = await session.read<{ result?: { value?: PageState }; exceptionDetails?: unknown }>(
+    const r = await session.direct<{ result?: { value?: PageState }; exceptionDetails?: unknown }>(
       'Runtime.evaluate',
       { expression: STATE_EXPRESSION, returnByValue: true },
       remaining(deadline),
@@ -266,12 +263,8 @@ async function pageState(session: BrowserSession, deadline: number): Promise<Pag
 
 async function screenshot(session: BrowserSession, deadline: number): Promise<Buffer> {
   // optimizeForSpeed: faster PNG encoding (bigger files); PNG stays lossless.
-  const r = await session.read<{ data: string }>('Page.captureScreenshot', { format: 'png', fromSurface: true, optimizeForSpeed: true }, remaining(deadline));
+  const r = await session.direct<{ data: string }>('Page.captureScreenshot', { format: 'png', fromSurface: true, optimizeForSpeed: true }, remaining(deadline));
   return Buffer.from(r.data, 'base64');
-}
-
-function setViewport(session: BrowserSession, width: number, height: number, scale: number) {
-  return session.cdp('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: scale, mobile: false, screenWidth: width, screenHeight: height });
 }
 
 function remaining(deadline: number): number {

@@ -6,7 +6,7 @@ import https from 'node:https';
 import axios from 'axios';
 import type { AddressInfo } from 'node:net';
 import { assertListenAllowed, ConfigError, isLoopback, type Config } from './config';
-import { gridStatus, whyNoChromeSlot } from './browser/grid';
+import { GridError, gridStatus, whyNoChromeSlot } from './browser/grid';
 import { BrowserPool } from './browser/pool';
 import { findBinaries, type Binaries } from './browser/binaries';
 import { GrafanaLogin } from './grafana/login';
@@ -220,13 +220,16 @@ export async function startService(config: Config, logger: Logger = createLogger
 }
 
 /**
- * A Grid that does not answer, or offers no Chrome at all, is a configuration problem:
- * start-up stops with the reason (main.ts exits 78). A Grid that is only full is not.
+ * A Grid that cannot be reached, or offers no Chrome at all, is a configuration problem:
+ * start-up stops with the reason (main.ts exits 78). A Grid that is only full or busy (its
+ * /status slow to answer) is not: the pool fills once it can.
  */
 async function checkGrid(url: string): Promise<void> {
   const status = await gridStatus(url).catch((e: Error) => {
+    if (e instanceof GridError && e.kind === 'full') return undefined;
     throw new ConfigError(`${e.message}; check SELENIUM_REMOTE_URL`);
   });
+  if (!status) return;
   const why = whyNoChromeSlot(status, url);
   if (why?.kind === 'no_chrome') throw new ConfigError(why.message);
 }

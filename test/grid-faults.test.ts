@@ -1,7 +1,8 @@
 // A Selenium Grid that misbehaves, played by a small HTTP server (no Java, no Chrome):
-// unreachable, full, gone later, or offering another browser. What panelshot must do in
-// each case: exit 78 at start for configuration faults; come up not-ready and answer 429
-// for a full Grid; back off between attempts; say why on /readyz.
+// unreachable, full, busy (its /status does not answer), gone later, or offering another
+// browser. What panelshot must do in each case: exit 78 at start for configuration faults;
+// come up not-ready and answer 429 for a full or busy Grid; back off between attempts; say
+// why on /readyz.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -44,6 +45,36 @@ describe('a Grid that is unreachable, full or wrong', () => {
       assert.deepEqual(liar.deleted, ['/session/fake-1'], 'the wrong session is given back');
     } finally {
       await liar.close();
+    }
+  });
+
+  test('a hub that takes /status and does not answer is busy, not misconfigured: panelshot starts not ready, answers 429, and fills the pool once the hub answers', async () => {
+    Object.assign(REFILL_BACKOFF, { baseMs: 200, maxMs: 800 });
+    const grid = await fakeGrid({ browser: 'chrome', busy: true, stalled: true });
+    let st: Stack | undefined;
+    try {
+      st = await startStack({ SELENIUM_REMOTE_URL: grid.url, POOL_SIZE: '2', QUEUE_WAIT_MS: '20000' });
+      const ready = await st.get('/readyz');
+      assert.equal(ready.status, 503);
+      assert.match((await ready.json()).error, /Selenium Grid at http:\/\/127\.0\.0\.1:\d+ does not answer GET \/status within 2000 ms \(busy, or hung\)/);
+      const r = await st.render({ url: '/d-solo/abc123/x?orgId=1&panelId=2' });
+      assert.equal(r.status, 429, JSON.stringify(r.json()));
+      assert.equal(r.json().code, 'too_busy');
+      assert.ok(Number(r.headers.get('retry-after')) >= 1);
+      assert.equal(grid.sessionCalls, 0, 'no session is requested while /status does not answer');
+      // The hub answers again (still full): /readyz now gives that reason instead.
+      grid.stalled = false;
+      const deadline = Date.now() + 15_000;
+      let error = '';
+      while (Date.now() < deadline) {
+        error = (await (await st.get('/readyz')).json()).error ?? '';
+        if (/has no free Chrome slot/.test(error)) break;
+        await new Promise((res) => setTimeout(res, 300));
+      }
+      assert.match(error, /the Chrome pool is not warm \(0 of 2 sessions\): Selenium Grid at http:\/\/127\.0\.0\.1:\d+ has no free Chrome slot/);
+    } finally {
+      await st?.stop();
+      await grid.close().catch(() => undefined);
     }
   });
 

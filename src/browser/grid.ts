@@ -41,7 +41,12 @@ export function isChromeName(name: string | undefined): boolean {
   return CHROME_NAMES.has(String(name ?? '').toLowerCase());
 }
 
-/** GET <grid>/status within `timeoutMs`; GridError('unreachable') if it does not answer. */
+/**
+ * GET <grid>/status within `timeoutMs`. GridError('unreachable') when the hub cannot be
+ * reached; GridError('full') when it took the request but did not answer in time: a hub
+ * busy starting sessions on its nodes was seen to hold /status for over 3 s (four sessions
+ * created at once on 2 cores, test/grid-hub.test.ts), and waiting helps then.
+ */
 export async function gridStatus(gridUrl: string, timeoutMs = 3000): Promise<GridStatus> {
   let body: { value?: Partial<GridStatus> };
   try {
@@ -49,6 +54,7 @@ export async function gridStatus(gridUrl: string, timeoutMs = 3000): Promise<Gri
     body = (await res.json()) as typeof body;
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+    if (cause === 'TimeoutError') throw new GridError('full', `Selenium Grid at ${origin(gridUrl)} does not answer GET /status within ${timeoutMs} ms (busy, or hung)`);
     throw new GridError('unreachable', `Selenium Grid at ${origin(gridUrl)} does not answer GET /status (${cause})`);
   }
   const v = body.value ?? {};

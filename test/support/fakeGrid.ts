@@ -1,11 +1,13 @@
 // A Selenium Grid 4 played by a small HTTP server (no Java, no Chrome): /status with one
-// node of two slots, busy or free, of one browser; POST /session hands out a session of a
-// chosen browser; DELETE is recorded.
+// node of two slots, busy or free, of one browser (or no answer at all while `stalled`);
+// POST /session hands out a session of a chosen browser; DELETE is recorded.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeGrid {
   url: string;
+  /** While true, /status takes the request and never answers (a hub busy or hung). */
+  stalled: boolean;
   statusCalls: number;
   sessionCalls: number;
   deleted: string[];
@@ -17,12 +19,13 @@ function slots(browserName: string, busy: boolean, n: number) {
 }
 
 /** A Grid /status with one node; POST /session hands out a session of `sessionBrowser`. */
-export async function fakeGrid(o: { browser: string; busy: boolean; sessionBrowser?: string }): Promise<FakeGrid> {
-  const g = { statusCalls: 0, sessionCalls: 0, deleted: [] as string[] };
+export async function fakeGrid(o: { browser: string; busy: boolean; sessionBrowser?: string; stalled?: boolean }): Promise<FakeGrid> {
+  const g = { statusCalls: 0, sessionCalls: 0, deleted: [] as string[], stalled: o.stalled ?? false };
   const srv = http.createServer((req, res) => {
     res.setHeader('Content-Type', 'application/json');
     if (req.url === '/status') {
       g.statusCalls++;
+      if (g.stalled) return;
       return res.end(JSON.stringify({ value: { ready: !o.busy, message: 'fake', nodes: [{ uri: 'http://127.0.0.1:1', availability: 'UP', slots: slots(o.browser, o.busy, 2) }] } }));
     }
     if (req.method === 'POST' && req.url === '/session') {

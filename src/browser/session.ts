@@ -247,25 +247,36 @@ export class BrowserSession {
    * cost a new renderer process and a cold start on every render): the page is replaced by
    * about:blank, cookies of this session's browser context go, every origin the render touched loses its
    * storage (local, session, IndexedDB, cache storage, service workers), and language and
-   * timezone overrides are undone. Viewport, auth and the origin guard's rules are set
-   * anew by every render (the guard keeps the last render's rules until then).
+   * timezone overrides are undone. Auth and the origin guard's rules are set anew by every
+   * render (the guard keeps the last render's rules until then), the viewport when it
+   * differs from the last one.
    */
   async reset(): Promise<void> {
     await this.cdp('Page.navigate', { url: 'about:blank' });
-    await this.cdp('Network.clearBrowserCookies');
-    for (const origin of this.visitedOrigins) {
-      // 'all' includes this tab's sessionStorage for the origin (test/hostile.test.ts checks).
-      await this.cdp('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
-    }
+    const origins = [...this.visitedOrigins];
     this.visitedOrigins.clear();
-    await this.setTimezone(undefined);
-    await this.setLanguage(undefined);
-    await this.evaluate("window.name = ''");
-    // The last page's garbage (its V8 heap, the DOM it left) stays in this tab's renderer
-    // until V8 needs room, and the renderers swell render after render. Collect it now,
-    // between renders, in this renderer only (each browser context has its own): measured
-    // in docs/adr/0011-peak-memory.md.
-    await this.cdp('HeapProfiler.collectGarbage');
+    // The page is gone; what is left to undo lives in three places that work in parallel:
+    // cookies and storage in the browser, window.name and the garbage in the renderer,
+    // the language and timezone overrides on chromedriver's DevTools session. One after
+    // the other these took ~130 ms under load, and a render waiting for a session waits
+    // for them (docs/adr/0013-latency-over-the-floor.md).
+    await Promise.all([
+      this.direct('Network.clearBrowserCookies'),
+      // 'all' includes this tab's sessionStorage for the origin (test/hostile.test.ts checks).
+      ...origins.map((origin) => this.direct('Storage.clearDataForOrigin', { origin, storageTypes: 'all' })),
+      (async () => {
+        await this.direct('Runtime.evaluate', { expression: "window.name = ''" });
+        // The last page's garbage (its V8 heap, the DOM it left) stays in this tab's
+        // renderer until V8 needs room, and the renderers swell render after render.
+        // Collect it now, between renders, in this renderer only (each browser context has
+        // its own): measured in docs/adr/0011-peak-memory.md.
+        await this.direct('HeapProfiler.collectGarbage');
+      })(),
+      (async () => {
+        await this.setTimezone(undefined);
+        await this.setLanguage(undefined);
+      })(),
+    ]);
   }
 
   /**

@@ -11,6 +11,7 @@ import { REFILL_BACKOFF } from '../src/browser/pool';
 import { freePort } from '../src/browser/driver';
 import { startStack, type Stack } from './support/stack';
 import { fakeGrid } from './support/fakeGrid';
+import { waitFor } from './support/processes';
 
 describe('a Grid that is unreachable, full or wrong', () => {
   const saved = { ...REFILL_BACKOFF };
@@ -64,13 +65,9 @@ describe('a Grid that is unreachable, full or wrong', () => {
       assert.equal(grid.sessionCalls, 0, 'no session is requested while /status does not answer');
       // The hub answers again (still full): /readyz now gives that reason instead.
       grid.stalled = false;
-      const deadline = Date.now() + 15_000;
       let error = '';
-      while (Date.now() < deadline) {
-        error = (await (await st.get('/readyz')).json()).error ?? '';
-        if (/has no free Chrome slot/.test(error)) break;
-        await new Promise((res) => setTimeout(res, 300));
-      }
+      const stack = st;
+      await waitFor(async () => /has no free Chrome slot/.test((error = (await (await stack.get('/readyz')).json()).error ?? '')), 15_000, 300);
       assert.match(error, /the Chrome pool is not warm \(0 of 2 sessions\): Selenium Grid at http:\/\/127\.0\.0\.1:\d+ has no free Chrome slot/);
     } finally {
       await st?.stop();

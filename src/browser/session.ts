@@ -283,9 +283,8 @@ export class BrowserSession {
    * Before each render (the pool's testOnBorrow): Chrome and the tab answer on the
    * session's own DevTools connection, one round trip straight to Chrome: a median of
    * 2.1 ms of every render's latency, against 5.2 ms through chromedriver's HTTP (alive),
-   * 12 renders each. chromedriver's
-   * own death marks the session broken through its exit callback, and the heartbeat checks
-   * the whole path (alive) while the session is idle.
+   * 12 renders each. chromedriver's own death marks the session broken through its exit
+   * callback, and the heartbeat checks the whole path (alive) while the session is idle.
    */
   answers(): Promise<boolean> {
     return this.evaluatesOn('direct');

@@ -22,10 +22,10 @@ export function ownedProcesses(ownerPid: number): { pid: number; comm: string }[
   return found;
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs: number, intervalMs = 100): Promise<boolean> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (cond()) return true;
+    if (await cond()) return true;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   return cond();

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'browser_failed'
   | 'shutting_down'
   | 'cancelled'
+  | 'capture_size_mismatch'
   | 'internal';
 
 export class PanelshotError extends Error {
@@ -96,6 +97,13 @@ export const outputTooLarge = (msg: string) => new PanelshotError('output_too_la
 /** Happens when Grafana asks for a feature panelshot deliberately does not serve (POST /sanitize), or /render/csv through a Selenium Grid. → 501 */
 export const notImplemented = (msg: string) => new PanelshotError('not_implemented', msg);
 
+/**
+ * Happens when Chrome's screenshot is more than one device pixel off width×deviceScaleFactor
+ * by height×deviceScaleFactor: the capture is not the picture asked for, and is never
+ * resized into one. The message names both sizes. → 500
+ */
+export const captureSizeMismatch = (msg: string) => new PanelshotError('capture_size_mismatch', msg);
+
 /** Happens while the service drains for shutdown. → 503 */
 export const shuttingDown = () => new PanelshotError('shutting_down', 'panelshot is shutting down', 5);
 
@@ -115,6 +123,7 @@ const STATUS: Record<ErrorCode, number> = {
   too_busy: 429,
   cancelled: 499,
   internal: 500,
+  capture_size_mismatch: 500,
   grafana_login_failed: 502,
   grafana_unreachable: 502,
   grafana_auth_rejected: 502,

@@ -25,6 +25,8 @@ export class BrowserSession {
   private timezoneSet = false;
   /** The device metrics override in force ("WxH@scale"), undefined when unknown. */
   private viewport?: string;
+  /** The DevTools connection `viewport` was set on: a new one starts without the override. */
+  private viewportOn?: OriginGuard;
   private languageSet = false;
   /** The current render's deadline: no command may outlive it by more than a moment. */
   deadline?: number;
@@ -197,16 +199,31 @@ export class BrowserSession {
   }
 
   /**
-   * The viewport (device metrics) for this render. The override stays in force across
-   * navigations and resets, so a render at the size of the last one in this tab (most
-   * are) costs no command.
+   * The viewport (device metrics) for this render, set on our own DevTools connection:
+   * Chrome scales a screenshot by the device metrics of the DevTools session that takes it,
+   * and screenshots are taken on that connection (direct). Set through chromedriver's
+   * session instead, a deviceScaleFactor=2 render was laid out right but captured at 1×.
+   * The override stays in force across navigations and resets for as long as that
+   * connection lives, so a render at the size of the last one in this tab (most are)
+   * costs no command.
    */
   async setViewport(width: number, height: number, scale: number): Promise<void> {
+    const connection = await this.devtools();
     const key = `${width}x${height}@${scale}`;
-    if (key === this.viewport) return;
+    if (key === this.viewport && connection === this.viewportOn) return;
     this.viewport = undefined;
-    await this.cdp('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: scale, mobile: false, screenWidth: width, screenHeight: height });
+    await this.direct('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: scale, mobile: false, screenWidth: width, screenHeight: height });
     this.viewport = key;
+    this.viewportOn = connection;
+  }
+
+  /**
+   * Moves the mouse off the page. chromium-headless-shell takes a mouse that never moved to
+   * be at (0,0) of each new document, so the element drawn there is :hover (a panel then
+   * shows its hover-only menu); a point outside the viewport hovers nothing.
+   */
+  async parkPointer(): Promise<void> {
+    await this.direct('Input.dispatchMouseEvent', { type: 'mouseMoved', x: -1, y: -1 });
   }
 
   /**

@@ -3,6 +3,7 @@
 // decoding; only when the bytes differ and a tolerance is allowed do we decode with sharp
 // and count the pixels that differ.
 import sharp from 'sharp';
+import { captureSizeMismatch } from '../errors';
 
 export interface Frame {
   png: Buffer;
@@ -34,11 +35,24 @@ export async function imageSize(png: Buffer): Promise<{ width: number; height: n
   return { width: m.width ?? 0, height: m.height ?? 0 };
 }
 
-/** Makes the picture exactly width×height device pixels (Chrome may round by one). */
+/**
+ * Makes the picture exactly width×height device pixels. Chrome may round a fractional
+ * device size by one pixel: that edge row or column is cropped, or repeated, never
+ * resampled. Anything further off is no rounding: the capture is not the picture asked for
+ * (a 1× frame for a 2× request once was, blown up here without a word), and an error.
+ */
 export async function exactSize(png: Buffer, width: number, height: number): Promise<Buffer> {
   const size = await imageSize(png);
   if (size.width === width && size.height === height) return png;
-  return sharp(png).resize(width, height, { fit: 'fill' }).png().toBuffer();
+  if (Math.abs(size.width - width) > 1 || Math.abs(size.height - height) > 1) {
+    throw captureSizeMismatch(`Chrome captured ${size.width}×${size.height} device pixels where ${width}×${height} were asked for`);
+  }
+  let img = sharp(png);
+  if (size.width > width || size.height > height) img = img.extract({ left: 0, top: 0, width: Math.min(width, size.width), height: Math.min(height, size.height) });
+  const right = Math.max(0, width - size.width);
+  const bottom = Math.max(0, height - size.height);
+  if (right || bottom) img = sharp(await img.png().toBuffer()).extend({ right, bottom, extendWith: 'copy' });
+  return img.png().toBuffer();
 }
 
 function pixels(raw: Buffer): Uint32Array {

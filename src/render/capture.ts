@@ -3,7 +3,7 @@
 // and hand back the last frame. Knows nothing of pools, queues or Grafana logins.
 import type { BrowserSession } from '../browser/session';
 import { forbiddenUrl, grafanaUnreachable } from '../errors';
-import { EXPAND_ROWS_EXPRESSION } from './dashboard';
+import { CONTENT_HEIGHT_EXPRESSION, EXPAND_ROWS_EXPRESSION } from './dashboard';
 import { pageQuiet, STATE_EXPRESSION, type PageState } from './pageSignals';
 import { sameFrame } from './stability';
 
@@ -68,6 +68,11 @@ const MAX_ANIMATION_WAIT_MS = 3000;
 const MAX_SCHEDULED_WAIT_MS = 3000;
 /** For height=-1 the page first loads in a viewport this high, then grows to the document. */
 const VIEWPORT_HEIGHT_FOR_FULL_PAGE = 500;
+/**
+ * Rows opened can hold rows of their own (nested rows, rows repeated once their variable's
+ * panels load): rows are looked for again after each opening, this many times at most.
+ */
+const MAX_ROW_PASSES = 5;
 
 export async function capture(session: BrowserSession, spec: CaptureSpec): Promise<CaptureOutcome> {
   const t0 = Date.now();
@@ -83,7 +88,8 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   let equalFrames = 0;
   let framesCompared = 0;
   let quietSince: number | undefined;
-  let rowsExpanded = !spec.expandRows;
+  let rowPasses = spec.expandRows ? 0 : MAX_ROW_PASSES;
+  let pointerParked = false;
   let animatingSince: number | undefined;
   let scheduledSince: number | undefined;
 
@@ -102,6 +108,13 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
     }
     if (quietSince === undefined) mark('quiet');
     quietSince ??= Date.now();
+    if (!pointerParked) {
+      // Once the document is there: chromium-headless-shell takes the never-moved mouse to
+      // be at (0,0), so whatever is drawn there is hovered, e.g. a d-solo panel, which then
+      // shows Grafana's hover-only panel menu (⋮). A browser without a mouse shows none.
+      pointerParked = true;
+      await session.parkPointer();
+    }
     // While the page animates, a screenshot shows an in-between picture: poll the cheap
     // signal instead. Only a hint: a page animating for longer than MAX_ANIMATION_WAIT_MS
     // (a spinner that never stops) is judged by its pixels alone.
@@ -121,21 +134,25 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       continue;
     }
 
-    if (!rowsExpanded) {
-      rowsExpanded = true;
+    if (rowPasses < MAX_ROW_PASSES) {
+      rowPasses++;
       const opened = await session.cdp<{ result?: { value?: number } }>('Runtime.evaluate', { expression: EXPAND_ROWS_EXPRESSION, returnByValue: true }, remaining(spec.deadline));
       if (opened.result?.value) {
         mark(`expanded:${opened.result.value}`);
         quietSince = undefined;
         continue;
       }
+      rowPasses = MAX_ROW_PASSES;
     }
 
-    const grown = Math.min(state.scrollHeight, spec.maxHeight);
+    // height=-1: what the whole page needs in view, wherever it scrolls (the document, or
+    // the inner scroller of classic Grafana dashboards, where the document never grows).
+    const contentHeight = spec.height === 'full' ? (await evaluateDirect<number>(session, CONTENT_HEIGHT_EXPRESSION, spec.deadline)) ?? 0 : 0;
+    const grown = Math.min(contentHeight, spec.maxHeight);
     if (spec.height === 'full' && grown > viewportHeight) {
-      // height=-1: grow the viewport to the document once its content is there, then wait
+      // height=-1: grow the viewport to the whole page once its content is there, then wait
       // for the newly visible (lazily loaded) panels like for any other. Again when those
-      // make the document taller still (expanded rows, repeated panels).
+      // make the page taller still (expanded rows, repeated panels).
       viewportHeight = grown;
       await session.setViewport(spec.width, viewportHeight, spec.scale);
       mark(`grown:${grown}`);
@@ -259,6 +276,12 @@ async function pageState(session: BrowserSession, deadline: number): Promise<Pag
     if (BETWEEN_DOCUMENTS.test(String((e as Error).message))) return LOADING;
     throw e;
   }
+}
+
+/** An expression's value, over the session's own DevTools socket (no chromedriver hop). */
+async function evaluateDirect<T>(session: BrowserSession, expression: string, deadline: number): Promise<T | undefined> {
+  const r = await session.direct<{ result?: { value?: T } }>('Runtime.evaluate', { expression, returnByValue: true }, remaining(deadline));
+  return r.result?.value;
 }
 
 async function screenshot(session: BrowserSession, deadline: number): Promise<Buffer> {

@@ -2,14 +2,24 @@
 // Page.printToPDF through the same DevTools command path as every other step. Knows
 // paper, page breaks and limits; nothing of pools, logins or HTTP.
 //
-// Layout: the page keeps the width it was laid out at (the requested `width`, as for PNG)
-// and is scaled onto the paper's width with margins 0. Chrome lays a printed page out
-// again at the paper's page box (paper size / scale, in CSS px), so the viewport the page
-// settled at is exactly that page box: what is printed is what the screen showed, charts
-// are not stretched, and a panel's PDF shows the same picture as its PNG of that size.
+// Chrome lays a printed page out again at the paper's page box (paper size minus margins,
+// divided by the scale, in CSS px), where `100%` heights and `vh` are that box. Two layouts:
+// - A dashboard keeps the width it was laid out at (the requested `width`, as for PNG) and
+//   is scaled onto the paper's width with side margins 0; it flows over as many pages as
+//   it needs, no panel cut by a page break, and the viewport it settled at was one page box.
+// - A panel (or any other single page) is one picture of width×height, as its PNG: the
+//   page box is made exactly width×height by the margins, which centre it on the paper,
+//   scaled to fit. So a panel's PDF shows the same picture as its PNG of that size, not
+//   the panel re-laid out to the paper's aspect.
 import type { BrowserSession } from '../browser/session';
 import { badRequest, outputTooLarge } from '../errors';
-import type { PrintedPdf } from './types';
+import { UNCLIP_SCROLLER_EXPRESSION } from './dashboard';
+
+/** A printed document. */
+export interface PrintedPdf {
+  body: Buffer;
+  pages: number;
+}
 
 /** Paper sizes in inches, portrait (width × height), as Chrome/puppeteer name them. */
 export const PAPER = {
@@ -127,16 +137,42 @@ const AVOID_CUTS = `(function (pageH) {
   return { height: height, moved: moved };
 })`;
 
+/** Paper margins in CSS px (1/96 in). */
+interface Margins {
+  top: number;
+  right: number;
+  bottom: number;
+  left: number;
+}
+
 /**
  * For flowing (not absolutely positioned) layouts the browser's own fragmentation does it.
  * The page's own `@page` rules (Grafana has print styles) would override the margins given
  * to printToPDF: ours are stated again, last, so they win.
  */
-function printCss(o: PdfOptions): string {
-  const top = o.decorations?.marginTop ?? 0;
-  const bottom = o.decorations?.marginBottom ?? 0;
-  return `@page { margin: ${top}px 0 ${bottom}px 0 }
+function printCss(m: Margins): string {
+  return `@page { margin: ${m.top}px ${m.right}px ${m.bottom}px ${m.left}px }
 .react-grid-item, .panel, [data-panelid], [data-viz-panel-key] { break-inside: avoid; page-break-inside: avoid; }`;
+}
+
+/** A dashboard's margins: only the header's and footer's, when it has them. */
+function dashboardMargins(o: PdfOptions): Margins {
+  return { top: o.decorations?.marginTop ?? 0, right: 0, bottom: o.decorations?.marginBottom ?? 0, left: 0 };
+}
+
+/**
+ * A single picture of width×height CSS px on the paper: the largest scale at which it fits
+ * (within Chrome's range), and the margins that centre it and make the page box exactly
+ * width×height, so the page lays out as it did on screen.
+ */
+export function pictureBox(o: PdfOptions, width: number, height: number): { scale: number; margins: Margins } {
+  const paper = paperInches(o);
+  const pw = paper.width * CSS_PX_PER_INCH;
+  const ph = paper.height * CSS_PX_PER_INCH;
+  const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, Math.min(pw / width, ph / height)));
+  const x = Math.max(0, (pw - width * scale) / 2);
+  const y = Math.max(0, (ph - height * scale) / 2);
+  return { scale, margins: { top: y, right: x, bottom: y, left: x } };
 }
 
 /**
@@ -146,18 +182,16 @@ function printCss(o: PdfOptions): string {
  */
 const realPaper = new Map<string, { width: number; height: number }>();
 
-/** Prints the settled page in `session`. `width` is the CSS width the page is laid out at. */
+/** Prints the settled dashboard in `session`, laid out `width` CSS px wide, over as many pages as it needs. */
 export async function printPdf(session: BrowserSession, o: PdfOptions, width: number, limits: PdfLimits, deadline: number): Promise<PrintedPdf & { moved: number }> {
   const { scale, pageHeight: modelHeight } = pageBox(o, width);
   // The paper Chrome really prints does not depend on the margins: one entry per paper.
   const key = `${o.format}:${o.landscape}`;
   // Chrome lays pages out on its paper rounded up to whole CSS px (seen with Chromium 156).
   const pageHeightOf = (paper?: { height: number }) => (paper ? (Math.ceil((paper.height / 72) * CSS_PX_PER_INCH - 0.01) - marginsOf(o)) / scale : modelHeight);
-  // The page keeps its screen look; Grafana's print styles are not meant for this.
-  await session.cdp('Emulation.setEmulatedMedia', { media: 'screen' });
-  await session.cdp('Runtime.evaluate', {
-    expression: `(function () { var s = document.createElement('style'); s.textContent = ${JSON.stringify(printCss(o))}; (document.head || document.documentElement).appendChild(s); })()`,
-  });
+  await preparePrint(session, dashboardMargins(o));
+  // A classic dashboard scrolls inside an element sized to the screen: let it flow instead.
+  await session.cdp('Runtime.evaluate', { expression: UNCLIP_SCROLLER_EXPRESSION });
   let printed = await layOutAndPrint(session, o, scale, pageHeightOf(realPaper.get(key)), limits, deadline);
   const box = mediaBox(printed.body);
   if (!realPaper.has(key) && box) {
@@ -165,7 +199,30 @@ export async function printPdf(session: BrowserSession, o: PdfOptions, width: nu
     // Once per paper: lay out again for the page height Chrome really prints.
     if (Math.abs(pageHeightOf(box) - modelHeight) > 0.1) printed = await layOutAndPrint(session, o, scale, pageHeightOf(box), limits, deadline);
   }
-  const { body, moved } = printed;
+  return checked(printed.body, printed.moved, limits);
+}
+
+/**
+ * Prints the settled page in `session` as one picture of width×height CSS px (a panel),
+ * centred on the paper: the same picture as its PNG. A page that does not fit the box
+ * (content below a panel page's fold) is cut at its bottom, as in the PNG.
+ */
+export async function printPicture(session: BrowserSession, o: PdfOptions, width: number, height: number, limits: PdfLimits, deadline: number): Promise<PrintedPdf & { moved: number }> {
+  const { scale, margins } = pictureBox(o, width, height);
+  await preparePrint(session, margins);
+  const body = await print(session, o, scale, margins, o.pageRanges || '1', deadline, 1);
+  return checked(body, 0, limits);
+}
+
+/** The page keeps its screen look (Grafana's print styles are not meant for this), and our paper margins. */
+async function preparePrint(session: BrowserSession, margins: Margins): Promise<void> {
+  await session.cdp('Emulation.setEmulatedMedia', { media: 'screen' });
+  await session.cdp('Runtime.evaluate', {
+    expression: `(function () { var s = document.createElement('style'); s.textContent = ${JSON.stringify(printCss(margins))}; (document.head || document.documentElement).appendChild(s); })()`,
+  });
+}
+
+function checked(body: Buffer, moved: number, limits: PdfLimits): PrintedPdf & { moved: number } {
   const pages = countPages(body);
   if (pages > limits.maxPages) throw outputTooLarge(`the PDF would have ${pages} pages; at most ${limits.maxPages} (MAX_PDF_PAGES) are allowed: ask for fewer with pdf.pageRanges`);
   if (body.length > limits.maxBytes) throw outputTooLarge(`the PDF has ${body.length} bytes; at most ${limits.maxBytes} (MAX_PDF_BYTES) are allowed: lower width, deviceScaleFactor or the page count`);
@@ -182,9 +239,12 @@ async function layOutAndPrint(session: BrowserSession, o: PdfOptions, scale: num
   const expected = Math.max(1, Math.ceil((height - 1) / pageHeight));
   let pageRanges = o.pageRanges ?? '';
   if (expected > limits.maxPages && !pageRanges) pageRanges = `1-${limits.maxPages}`;
+  return { body: await print(session, o, scale, dashboardMargins(o), pageRanges, deadline, expected), moved };
+}
 
+/** Chrome's printToPDF of the page as it is now. */
+async function print(session: BrowserSession, o: PdfOptions, scale: number, m: Margins, pageRanges: string, deadline: number, expectedPages: number): Promise<Buffer> {
   const paper = paperInches(o);
-  let data: string;
   try {
     const r = await session.cdp<{ data: string }>(
       'Page.printToPDF',
@@ -195,25 +255,24 @@ async function layOutAndPrint(session: BrowserSession, o: PdfOptions, scale: num
         landscape: o.landscape,
         printBackground: o.printBackground,
         scale,
-        marginTop: (o.decorations?.marginTop ?? 0) / CSS_PX_PER_INCH,
-        marginBottom: (o.decorations?.marginBottom ?? 0) / CSS_PX_PER_INCH,
-        marginLeft: 0,
-        marginRight: 0,
+        marginTop: m.top / CSS_PX_PER_INCH,
+        marginBottom: m.bottom / CSS_PX_PER_INCH,
+        marginLeft: m.left / CSS_PX_PER_INCH,
+        marginRight: m.right / CSS_PX_PER_INCH,
         pageRanges,
         preferCSSPageSize: false,
         ...(o.decorations ? { displayHeaderFooter: true, headerTemplate: o.decorations.headerHtml, footerTemplate: o.decorations.footerHtml } : {}),
       },
       Math.max(0, deadline - Date.now()),
     );
-    data = r.data;
+    return Buffer.from(r.data, 'base64');
   } catch (e) {
     // Chrome checks the ranges against the real page count.
     if (/page range/i.test(String((e as Error).message))) {
-      throw badRequest(`pdf.pageRanges=${o.pageRanges} does not fit the document's ${expected} page(s)`);
+      throw badRequest(`pdf.pageRanges=${o.pageRanges} does not fit the document's ${expectedPages} page(s)`);
     }
     throw e;
   }
-  return { body: Buffer.from(data, 'base64'), moved };
 }
 
 /** The first page's size in points, from its MediaBox. */

@@ -10,7 +10,7 @@ import type { GrafanaLogin, SessionCookie } from '../grafana/login';
 import { capture, TimeoutWithoutFrame, type CaptureSpec, type LoginPage, type PageSpec, type StageCookie } from './capture';
 import { CSV_VIEWPORT, downloadCsv, downloadsParent } from './csv';
 import { isDashboardPage, kioskUrl } from './dashboard';
-import { pageBox, printPdf } from './pdf';
+import { pageBox, printPdf, printPicture } from './pdf';
 import type { RenderCache } from './cache';
 import { encode, encodingLabel } from './encode';
 import { exactSize } from './stability';
@@ -64,6 +64,11 @@ class BrowserCrashed extends Error {
 
 function unwrap(e: unknown): unknown {
   return e instanceof BrowserCrashed ? browserFailed(`Chrome failed during the render (${e.message.split('\n')[0]!.slice(0, 160)}); the session was replaced, try again`) : e;
+}
+
+/** A PDF of a whole dashboard (or of any page at height=-1): paged, not one picture. */
+function wholePdf(r: RenderRequest): boolean {
+  return r.pdf !== undefined && (isDashboardPage(r.url) || r.height === 'full');
 }
 
 function shareKey(r: RenderRequest): string {
@@ -181,7 +186,8 @@ export class Renderer {
       }
       // The output step: the settled frame as PNG, or the settled page printed to PDF.
       const png = req.pdf ? outcome.png : await exactSize(outcome.png, Math.round(req.width * req.deviceScaleFactor), Math.round(outcome.cssHeight * req.deviceScaleFactor));
-      const pdf = req.pdf ? await printPdf(session, req.pdf, req.width, { maxPages: this.d.config.maxPdfPages, maxBytes: this.d.config.maxPdfBytes }, deadline) : undefined;
+      const limits = { maxPages: this.d.config.maxPdfPages, maxBytes: this.d.config.maxPdfBytes };
+      const pdf = !req.pdf ? undefined : wholePdf(req) ? await printPdf(session, req.pdf, req.width, limits, deadline) : await printPicture(session, req.pdf, req.width, outcome.cssHeight, limits, deadline);
       return { frame: outcome, png, pdf, encodeMs: Date.now() - encodeStart };
     });
     const { frame, png, pdf, encodeMs } = run.value;
@@ -259,14 +265,16 @@ export class Renderer {
 
   private async attempt(session: BrowserSession, req: RenderRequest, auth: BrowserAuth, deadline: number) {
     const c = this.d.config;
-    // Whole dashboards (PDF, height=-1) are shown the way kiosk mode shows them. A PDF page
-    // is laid out at the paper's page box for the requested width, so print and screen agree.
-    const whole = req.pdf !== undefined || req.height === 'full';
+    // Whole dashboards (PDF, height=-1) are shown the way kiosk mode shows them. A
+    // dashboard's PDF settles in a viewport one page box tall (so print and screen agree)
+    // and grows to the whole dashboard; any other page's PDF is laid out at width×height,
+    // as its PNG, and printed as that one picture.
+    const whole = wholePdf(req);
     const spec: CaptureSpec = {
       ...this.pageSpec(req, auth, req.width, req.deviceScaleFactor, deadline),
-      url: whole ? kioskUrl(req.url) : req.url,
-      height: req.pdf ? 'full' : req.height,
-      firstHeight: req.pdf ? Math.floor(pageBox(req.pdf, req.width).pageHeight) : undefined,
+      url: req.pdf !== undefined || req.height === 'full' ? kioskUrl(req.url) : req.url,
+      height: whole ? 'full' : req.height,
+      firstHeight: whole ? Math.floor(pageBox(req.pdf!, req.width).pageHeight) : undefined,
       expandRows: req.expandRows && isDashboardPage(req.url),
       maxHeight: c.maxHeight,
       stability: { intervalMs: c.stableIntervalMs, frames: c.stableFrames, tolerance: c.stableTolerance },

@@ -1,6 +1,6 @@
 // What a render is asked to do and what it gives back: the boundary between the HTTP edge
 // and the orchestration.
-import type { PdfOptions } from './pdf';
+import type { PdfOptions, PrintedPdf } from './pdf';
 import type { EncodedImage, Encoding } from './encode';
 
 /** What every render is asked, whatever its output: which page, for whom, how long. */
@@ -77,11 +77,6 @@ export interface CsvResult {
   fileName: string;
   timings: CsvTimings;
   auth: RenderResult['auth'];
-}
-
-export interface PrintedPdf {
-  body: Buffer;
-  pages: number;
 }
 
 /** A finished render in the format the caller asked for. */

@@ -54,7 +54,7 @@ const DEFAULT_RANGE = { from: 'now-6h', to: 'now' };
 export async function prepareReport(d: ReportDeps, req: ReportRequest, now = DateTime.now()): Promise<Report> {
   const uid = dashboardUid(req.url, d.config.grafanaUrl);
   const model = await fetchDashboard(d.grafana, uid, req.url.searchParams.get('orgId'));
-  const dash = model.dashboard as { title?: string; time?: { from?: string; to?: string }; timezone?: string };
+  const dash = model.dashboard as { title?: string; time?: { from?: string; to?: string }; timezone?: string; templating?: { list?: SavedVariable[] } };
   const title = String(dash.title ?? uid);
 
   // The reader's timezone: asked for, else the URL's, else the dashboard's own, else
@@ -72,7 +72,7 @@ export async function prepareReport(d: ReportDeps, req: ReportRequest, now = Dat
   page.searchParams.set('timezone', zone);
   page.searchParams.delete('tz');
 
-  const decorations = reportDecorations(title, describeRange(range), variablesOf(req.url), describeInstant(now.setZone(zone)));
+  const decorations = reportDecorations(title, describeRange(range), variablesOf(req.url, dash.templating?.list), describeInstant(now.setZone(zone)));
   const request: RenderRequest = {
     url: page,
     width: req.width,
@@ -88,36 +88,69 @@ export async function prepareReport(d: ReportDeps, req: ReportRequest, now = Dat
   return { request, title, range, fileStem: `${slug}-${range.from.toFormat('yyyyMMdd-HHmm')}-${range.to.toFormat('yyyyMMdd-HHmm')}` };
 }
 
-/** "host: web-1, web-2 · env: prod" from the URL's `var-…` parameters, in their order. */
-export function variablesOf(url: URL): string {
-  const vars = new Map<string, string[]>();
+/** A template variable as the dashboard model saves it (only what the header needs). */
+interface SavedVariable {
+  name?: string;
+  /** 2: hidden from the dashboard's own variable bar. */
+  hide?: number;
+  current?: { text?: string | string[] };
+}
+
+/**
+ * "host: web-1, web-2 · env: prod": the variables the page shows, as the dashboard's
+ * variable bar would (the report hides that bar with the rest of the controls). The URL's
+ * `var-…` values win; a variable the URL does not set shows its saved current value;
+ * variables the dashboard hides stay hidden. URL variables unknown to the model follow.
+ */
+export function variablesOf(url: URL, saved: SavedVariable[] = []): string {
+  const fromUrl = new Map<string, string[]>();
   for (const [k, v] of url.searchParams) {
     if (!k.startsWith('var-') || k.length === 4) continue;
     const name = k.slice(4);
-    vars.set(name, [...(vars.get(name) ?? []), v === '$__all' ? 'All' : v]);
+    fromUrl.set(name, [...(fromUrl.get(name) ?? []), v === '$__all' ? 'All' : v]);
   }
-  return [...vars].map(([name, values]) => `${name}: ${values.join(', ')}`).join(' · ');
+  const out = new Map<string, string[]>();
+  for (const v of saved) {
+    if (!v.name || v.hide === 2) continue;
+    const text = v.current?.text;
+    const values = fromUrl.get(v.name) ?? (Array.isArray(text) ? text : text !== undefined && text !== '' ? [text] : []);
+    if (values.length) out.set(v.name, values);
+  }
+  for (const [name, values] of fromUrl) if (!out.has(name)) out.set(name, values);
+  return [...out].map(([name, values]) => `${name}: ${values.join(', ')}`).join(' · ');
 }
 
 /**
  * Chrome prints header and footer templates in their own document, at the paper's size: the
  * font sizes are absolute, styles must be inline, and nothing is loaded from anywhere.
+ *
+ * They are drawn over the paper's margins, and what lies under them is the page's to
+ * decide: a dark Grafana theme (`color-scheme: dark`) has Chrome paint the margins
+ * near-black, where dark text cannot be read. So each template paints its own white paper
+ * band over its whole margin, with explicit colours, and asks for it to be printed even
+ * when the page's backgrounds are not (`print-color-adjust: exact`): the header and footer
+ * read the same on dark and light themes, with printBackground on or off.
  */
 export function reportDecorations(title: string, range: string, variables: string, madeAt: string): PdfDecorations {
-  const base = 'font-family: DejaVu Sans, Liberation Sans, Arial, sans-serif; color: #24292e; width: 100%; box-sizing: border-box; padding: 0 28px;';
-  const headerHtml = `<div style="${base} font-size: 8px; margin-top: 10px; border-bottom: 0.5px solid #c7d0d9; padding-bottom: 5px;">
+  const band = (heightPx: number, align: 'flex-start' | 'flex-end') =>
+    `background: #ffffff; -webkit-print-color-adjust: exact; print-color-adjust: exact; height: ${heightPx}px; width: 100%; box-sizing: border-box; margin: 0; padding: 0 28px; display: flex; flex-direction: column; justify-content: ${align}; font-family: DejaVu Sans, Liberation Sans, Arial, sans-serif; color: #24292e;`;
+  // Chrome gives the templates' own document a padding; the band must reach the paper's edges.
+  const reset = '<style>html, body { margin: 0; padding: 0; } #header, #footer { padding: 0 !important; margin: 0 !important; }</style>';
+  const headerHtml = `${reset}<div style="${band(MARGIN_TOP_PX, 'flex-start')} font-size: 8px;">
+<div style="margin-top: 10px; border-bottom: 0.5px solid #c7d0d9; padding-bottom: 5px;">
 <div style="display: flex; justify-content: space-between; align-items: baseline; gap: 16px;">
 <span style="font-size: 12px; font-weight: bold; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;">${escapeHtml(title)}</span>
 <span style="white-space: nowrap;">${escapeHtml(range)}</span>
 </div>
-<div style="display: flex; justify-content: space-between; gap: 16px; color: #6e7580; margin-top: 2px;">
+<div style="display: flex; justify-content: space-between; gap: 16px; color: #57606a; margin-top: 2px;">
 <span style="white-space: nowrap; overflow: hidden; text-overflow: ellipsis;">${escapeHtml(variables)}</span>
 <span style="white-space: nowrap;">Made ${escapeHtml(madeAt)}</span>
-</div></div>`;
-  const footerHtml = `<div style="${base} font-size: 8px; color: #6e7580; display: flex; justify-content: space-between; margin-bottom: 8px;">
+</div></div></div>`;
+  const footerHtml = `${reset}<div style="${band(MARGIN_BOTTOM_PX, 'flex-end')} font-size: 8px; color: #57606a;">
+<div style="display: flex; justify-content: space-between; margin-bottom: 8px;">
 <span>${escapeHtml(title)}</span>
 <span>Page <span class="pageNumber"></span> of <span class="totalPages"></span></span>
-</div>`;
+</div></div>`;
   return { headerHtml, footerHtml, marginTop: MARGIN_TOP_PX, marginBottom: MARGIN_BOTTOM_PX };
 }
 

@@ -23,6 +23,7 @@ import { mib, ms, ratio, table, type Row } from './bench/report';
 import { median, percentile, round } from './bench/stats';
 import { measureScaleOut, scaleOutRows } from './bench/scaleOut';
 import { documentMedian, measureDocuments, type DocumentTimes } from './bench/documents';
+import { layoutRows, measureLayouts, type LayoutTimes } from './bench/layouts';
 
 /** Chromes shooting references in parallel: the stand-in's pages mostly wait, so 3 fit 2 cores. */
 const REFERENCE_CAMERAS = 3;
@@ -55,6 +56,7 @@ async function main(): Promise<number> {
   const buildMs = ensureBuilt();
   if (buildMs !== undefined) log(`built dist/ in ${buildMs} ms`);
 
+  if (args.layoutsOnly) return layoutsOnly(args);
   const g = await startStandin({ dataDelayMs: args.dataDelayMs, animationMs: args.animationMs });
   if (args.scaleOut) return scaleOutOnly(g, args).finally(() => g.close());
   try {
@@ -97,6 +99,8 @@ async function main(): Promise<number> {
     measured.memory = memoryOf(series);
     const logins = g.stats.logins;
     const ab = args.baselines.length ? await compareWithBaselines(g, args, latencyPanels, refs) : undefined;
+    // Whole pages on both of Grafana's layouts, each with its own stand-in, panelshot and floor.
+    const layouts: LayoutTimes[] = args.layouts ? await measureLayouts(args.layouts, args.env, log) : [];
 
     const answers = [...measured.latency, ...measured.load];
     const shares = args.noFloor ? answers.map(() => NaN) : await compare(answers, refs);
@@ -104,6 +108,10 @@ async function main(): Promise<number> {
     const result = summarize(args, { floor, measured, shares, logins, startupMs: ps.startupMs, buildMs, leftover, benchMs: Date.now() - startedAt });
     addDocuments(result, documents, floor.medianMs);
     if (ab) addBaselines(result, ab, floor.medianMs);
+    if (layouts.length) {
+      result.rows.push(...layoutRows(layouts));
+      (result.json as Record<string, unknown>).layouts = layouts;
+    }
     const chartFile = args.out.replace(/(\.json)?$/, '.memory.png');
     await writeChart(chartFile, memoryChart(series, `panelshot PSS, POOL_SIZE=${args.pool}, concurrency ${args.concurrency}, ${args.width}×${args.height}`, TARGETS.peakPssMiB));
     (result.json as Record<string, unknown>).memorySeries = seriesJson(series);
@@ -116,7 +124,7 @@ async function main(): Promise<number> {
     log(`wrote ${args.out}, ${logFile} and ${chartFile}`);
 
     for (const f of failed) log(`render of panel ${f.panelId} answered ${f.status}: ${f.error}`);
-    const documentFailures = documents.flatMap((d) => d.failed.map((f) => `${d.name}: ${f}`));
+    const documentFailures = [...documents.flatMap((d) => d.failed.map((f) => `${d.name}: ${f}`)), ...layouts.flatMap((l) => l.failed.map((f) => `height=-1 on ${l.layout}: ${f}`))];
     for (const f of documentFailures) log(`document failed: ${f}`);
     if (leftover) log(`${leftover} Chrome/chromedriver processes outlived panelshot (killed now)`);
     return failed.length || leftover || documentFailures.length || (ab && ab.failed) ? 1 : 0;
@@ -503,6 +511,17 @@ function addDocuments(result: { rows: Row[]; json: unknown }, documents: Documen
   });
   result.rows.splice(at < 0 ? result.rows.length : at, 0, ...rows);
   (result.json as Record<string, unknown>).documents = documents.map((d) => ({ name: d.name, runs: d.ms.length, medianMs: round(documentMedian(d), 1), ms: d.ms.map((x) => round(x, 1)), bytes: d.bytes, pages: d.pages, settled: d.settled, failed: d.failed }));
+}
+
+/** --layouts-only: the whole-page rows on both of Grafana's layouts, one table. */
+async function layoutsOnly(args: BenchArgs): Promise<number> {
+  const layouts = await measureLayouts(args.layouts, args.env, log);
+  const out = args.out === 'bench-results/bench.json' ? 'bench-results/layouts.json' : args.out;
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), args, layouts }, null, 2) + '\n');
+  process.stdout.write(`${table(layoutRows(layouts))}\n`);
+  log(`details in ${out}`);
+  return layouts.some((l) => l.failed.length) ? 1 : 0;
 }
 
 /** --scale-out: the three ways of getting Chrome under the same load, one table. */

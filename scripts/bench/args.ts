@@ -37,6 +37,10 @@ export interface BenchArgs {
   sustainedMinutes: number;
   /** Renders of each document kind (PDF, whole page, report) after the throughput run; 0 skips. */
   documents: number;
+  /** Rounds of the 30-panel height=-1 PNG on each Grafana layout, against its floor; 0 skips. */
+  layouts: number;
+  /** --layouts-only: only those rows. */
+  layoutsOnly: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -59,6 +63,10 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --documents N        renders of each document kind after the throughput run: a 1-panel
                        PDF, a 31-panel dashboard PDF, the same as height=-1 PNG, a report,
                        and the panel's PNG to compare (default 3; 0 skips them)
+  --layouts N          rounds of a 30-panel dashboard as height=-1 PNG on each of Grafana's
+                       page layouts (classic ≤ 11.2: inner scroller; scenes ≥ 11.3: the body
+                       scrolls), each round against its floor (default 3; 0 skips them)
+  --layouts-only       only those rows (with --layouts N rounds)
   --main FILE          measure this build's main.js instead of dist/main.js (e.g. one built
                        with tsc --outDir out/x; the throughput table, --curves and A/B "this")
   --no-floor           skip references, floor and image comparison (screening Chrome flags
@@ -96,10 +104,13 @@ export function parseArgs(argv: string[]): BenchArgs {
     pssExact: false,
     sustainedMinutes: 2,
     documents: 3,
+    layouts: 3,
+    layoutsOnly: false,
   };
   let rendersGiven = false;
   let latencyGiven = false;
   let documentsGiven = false;
+  let layoutsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -134,6 +145,8 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--pss-exact': a.pssExact = true; break;
       case '--sustained-min': a.sustainedMinutes = int(1); break;
       case '--documents': a.documents = int(0); documentsGiven = true; break;
+      case '--layouts': a.layouts = int(0); layoutsGiven = true; break;
+      case '--layouts-only': a.layoutsOnly = true; break;
       case '--env': {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -145,12 +158,14 @@ export function parseArgs(argv: string[]): BenchArgs {
       default: throw new UsageError(`unknown flag ${flag}`);
     }
   }
+  if (a.layoutsOnly && a.layouts === 0) throw new UsageError('--layouts-only needs --layouts N with N ≥ 1');
   if (a.noFloor && a.baselines.length) throw new UsageError('--baseline compares pictures with the references, which --no-floor skips');
   // --quick only shrinks what was not asked for explicitly.
   if (a.quick) {
     if (!latencyGiven) a.latencyRenders = 3;
     if (!rendersGiven) a.renders = 8;
     if (!documentsGiven) a.documents = 1;
+    if (!layoutsGiven) a.layouts = 1;
   }
   return a;
 }

@@ -26,7 +26,7 @@ const PANEL = (grafana: string) => `${grafana}/d-solo/bench/panel-1?orgId=1&pane
 
 export const DOCUMENT_KINDS: DocumentKind[] = [
   { name: 'PDF, 1 panel (A4 landscape, width 1000)', path: (g) => `/render?${new URLSearchParams({ url: PANEL(g), encoding: 'pdf', width: '1000', height: '500' })}`, contentType: 'application/pdf' },
-  { name: 'PNG, the same panel at its page box (1000×706)', path: (g) => `/render?${new URLSearchParams({ url: PANEL(g), width: '1000', height: '706' })}`, contentType: 'image/png' },
+  { name: 'PNG, the same panel (1000×500)', path: (g) => `/render?${new URLSearchParams({ url: PANEL(g), width: '1000', height: '500' })}`, contentType: 'image/png' },
   { name: 'PDF, 31-panel dashboard (A4 landscape, width 1000)', path: (g) => `/render?${new URLSearchParams({ url: BOARD(g), encoding: 'pdf', width: '1000' })}`, contentType: 'application/pdf' },
   { name: 'PNG height=-1, the same dashboard (1000 wide)', path: (g) => `/render?${new URLSearchParams({ url: BOARD(g), width: '1000', height: '-1' })}`, contentType: 'image/png' },
   { name: 'report (/report), the same dashboard (width 1200)', path: (g) => `/report?${new URLSearchParams({ url: BOARD(g), timezone: 'UTC' })}`, contentType: 'application/pdf' },

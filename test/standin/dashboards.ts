@@ -7,7 +7,7 @@
  *
  * `ten` is a plain grid of 10 panels. `big` is the dashboard a report or a batch must get complete: 4 rows (one collapsed) and
  * 35 panels in the model; 31 panels are shown once the repeat for 3 hosts is expanded,
- * 37 with the collapsed row expanded too. Any other uid gets the plain 4-panel dashboard the stand-in's
+ * 37 with the collapsed row expanded too. `thirty` and `rows` are described where they are made. Any other uid gets the plain 4-panel dashboard the stand-in's
  * `/d/<uid>` page has always shown; uids starting with `missing` are 404.
  */
 
@@ -111,8 +111,36 @@ function tenDashboard(): DashboardModel {
   };
 }
 
+/**
+ * `thirty`: 30 panels, 3 per grid row, 10 grid rows of height 7 (2652 CSS px in kiosk): a
+ * dashboard far taller than any screen, whose every panel must come out whole.
+ */
+function thirtyDashboard(): DashboardModel {
+  return { uid: 'thirty', title: 'Thirty panels', panels: gridOf(1, 30, 3, 0, 7, (id) => `Thirty ${id}`), templating: { list: [] }, time: { from: 'now-6h', to: 'now' }, timezone: 'browser' };
+}
+
+/**
+ * `rows`: what issue 23 tried on real Grafana: a panel (11), an open row with a panel (12),
+ * and a collapsed row holding a panel (13).
+ */
+function rowsDashboard(): DashboardModel {
+  return {
+    uid: 'rows',
+    title: 'Rows',
+    panels: [
+      { id: 11, title: 'Loose panel', type: 'timeseries', gridPos: { x: 0, y: 0, w: 24, h: 8 } },
+      { id: 20, title: 'Open row', type: 'row', collapsed: false, gridPos: { x: 0, y: 8, w: 24, h: 1 } },
+      { id: 12, title: 'Open panel', type: 'timeseries', gridPos: { x: 0, y: 9, w: 24, h: 8 } },
+      { id: 30, title: 'Collapsed row', type: 'row', collapsed: true, gridPos: { x: 0, y: 17, w: 24, h: 1 }, panels: [{ id: 13, title: 'Hidden panel', type: 'timeseries', gridPos: { x: 0, y: 18, w: 24, h: 8 } }] },
+    ],
+    templating: { list: [] },
+    time: { from: 'now-6h', to: 'now' },
+    timezone: 'browser',
+  };
+}
+
 /** Boards the stand-in draws on Grafana's 24-column grid (the others are its plain 4-panel page). */
-export const GRID_BOARDS = ['big', 'ten'];
+export const GRID_BOARDS = ['big', 'ten', 'thirty', 'rows'];
 
 function plainDashboard(uid: string): DashboardModel {
   return {
@@ -136,7 +164,8 @@ export const BROKEN_PANEL_ID = 500;
  */
 export function dashboardByUid(uid: string): DashboardResponse | undefined {
   if (uid.startsWith('missing')) return undefined;
-  const dashboard = uid === 'big' ? bigDashboard() : uid === 'ten' ? tenDashboard() : plainDashboard(uid);
+  const boards: Record<string, () => DashboardModel> = { big: bigDashboard, ten: tenDashboard, thirty: thirtyDashboard, rows: rowsDashboard };
+  const dashboard = (boards[uid] ?? (() => plainDashboard(uid)))();
   if (uid === 'huge') dashboard.panels = gridOf(1, 5000, 4, 0, 6, (id) => `Panel ${id}`);
   if (uid === 'flaky') dashboard.panels[2]!.id = BROKEN_PANEL_ID;
   // A board saved with its own timezone and default range (what a report falls back to).

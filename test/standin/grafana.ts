@@ -33,7 +33,24 @@ export interface StandinOptions {
   sessionExpirySeconds?: number;
   /** Serve HTTPS with this key and certificate (PEM) instead of HTTP. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Which Grafana's page layout the grid dashboards and panels are built like (DESIGN.md §8):
+   * - `hand` (default): the stand-in's own layout, the document scrolls;
+   * - `classic`: Grafana ≤ 11.2 (11.1.3): the document never grows, the dashboard scrolls
+   *   inside `div.scrollbar-view`; `window.panelsRendered` counts finished panels;
+   * - `scenes`: Grafana ≥ 11.3 (12.2.0): the body scrolls, panels carry `[data-viz-panel-key]`,
+   *   `__grafanaSceneContext` and `__grafanaRunningQueryCount` are set, kiosk keeps the
+   *   controls bar unless `_dash.hide*` say otherwise, and the panel menu (⋮) shows on hover.
+   * Both real layouts have `color-scheme` set by the theme (dark, or `?theme=light`), which
+   * paints a printed page's margins.
+   */
+  layout?: StandinLayout;
 }
+
+export type StandinLayout = 'hand' | 'classic' | 'scenes';
+
+/** The Grafana version each layout stands for (GET /api/health). */
+const LAYOUT_VERSION: Record<StandinLayout, string> = { hand: '11.5.2', classic: '11.1.3', scenes: '12.2.0' };
 
 export type AuthKind = 'session' | 'renderKey' | 'token' | 'none';
 
@@ -114,6 +131,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
   const animationMs = opts.animationMs ?? 500;
   const rotateAfterMs = opts.rotateAfterMs;
   const sessionExpirySeconds = opts.sessionExpirySeconds ?? 600;
+  const layout = opts.layout ?? 'hand';
 
   const stats = emptyStats();
   const families = new Map<string, SessionFamily>(); // any live token (current or prev) → its family
@@ -323,10 +341,11 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       wave: q.has('wave') ? { after: clampMs(q.get('wave'), 0), kind: q.get('waveKind') === 'module' ? 'module' : 'timer' } : null,
       rearm: q.get('rearm') === 'forever',
       cancelFrame: q.get('cancelFrame') === '1',
+      layout,
     };
     const model = kind === 'dashboard' && GRID_BOARDS.includes(uid) ? dashboardByUid(uid)!.dashboard : undefined;
     if (model) return sendHtml(res, 200, gridDashboardPage(cfg, model, q));
-    sendHtml(res, 200, kind === 'panel' ? panelPage(cfg) : dashboardPage(cfg, uid));
+    sendHtml(res, 200, kind === 'panel' ? panelPage(cfg, q) : dashboardPage(cfg, uid));
   }
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -348,7 +367,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     if (path === '/api/user/auth-tokens/rotate' && method === 'POST') return handleRotate(req, res);
     if (path === '/user/auth-tokens/rotate' && method === 'GET') return sendHtml(res, 200, rotatePage());
     if (path === '/api/health' && method === 'GET') {
-      return sendJson(res, 200, { database: 'ok', version: '11.5.2' });
+      return sendJson(res, 200, { database: 'ok', version: LAYOUT_VERSION[layout] });
     }
     if (path === '/api/user' && method === 'GET') {
       const auth = authenticate(req);
@@ -624,6 +643,8 @@ interface PageConfig {
   cancelFrame: boolean;
   /** Grid dashboards only: the items to lay out; panels then load lazily, as in Grafana. */
   grid?: GridItem[];
+  /** Whose markup and signals the page has (StandinOptions.layout). */
+  layout: StandinLayout;
 }
 
 /** One item of the 24-column grid as the page lays it out (rows carry their hidden panels). */
@@ -649,12 +670,47 @@ html,body{margin:0;background:#111217;color:#ccccdc;font:14px/1.4 Inter,Helvetic
 @keyframes panel-spin{to{transform:rotate(360deg)}}
 `;
 
-function panelHtml(id: string, height: string): string {
+function panelHtml(id: string, height: string, layout: StandinLayout = 'hand'): string {
   const i = escapeHtml(id);
-  return `<div class="panel" id="panel-${i}" data-panel-id="${i}" style="height:${height}">
-<div class="panel-title">Panel ${i}</div>
-<div class="panel-body"><canvas></canvas><div class="panel-loading" aria-label="Loading"></div></div>
+  return `<div class="panel" id="panel-${i}" ${panelAttributes(i, layout)} style="height:${height}">
+<div class="panel-title">Panel ${i}${layout === 'scenes' ? menuButton(`Panel ${i}`) : ''}</div>
+<div class="panel-body" data-testid="data-testid panel content"><canvas></canvas>${loadingHtml(layout)}</div>
 </div>`;
+}
+
+/** How each Grafana marks a panel: `data-panelid` (classic), `data-viz-panel-key` (scenes). */
+function panelAttributes(id: string, layout: StandinLayout): string {
+  return layout === 'scenes' ? `data-panel-id="${id}" data-viz-panel-key="panel-${id}"` : layout === 'classic' ? `data-panel-id="${id}" data-panelid="${id}"` : `data-panel-id="${id}"`;
+}
+
+/** The stand-in's spinner, or Grafana's loading bar on the real layouts. */
+function loadingHtml(layout: StandinLayout): string {
+  return layout === 'hand' ? '<div class="panel-loading" aria-label="Loading"></div>' : '<div class="panel-loading-bar" aria-label="Panel loading bar"></div>';
+}
+
+/** Grafana 12's panel menu button: hidden until the panel is hovered or holds the focus. */
+function menuButton(title: string): string {
+  return `<button class="panel-menu show-on-hover" aria-label="Menu for panel ${escapeHtml(title)}" data-testid="data-testid panel-menu ${escapeHtml(title)}">&#8942;</button>`;
+}
+
+/**
+ * What the real layouts add to the page's CSS: the theme (Grafana sets `color-scheme`,
+ * which Chrome also paints into a printed page's margins), the loading bar, and the
+ * hover-only panel menu. `?theme=light` as in Grafana.
+ */
+function layoutCss(layout: StandinLayout, q: URLSearchParams): string {
+  if (layout === 'hand') return '';
+  const light = q.get('theme') === 'light';
+  return `${light ? `:root{color-scheme:light}
+html,body{background:#f4f5f5;color:#24292e}
+.panel{background:#ffffff;border-color:#d8d9da}` : ':root{color-scheme:dark}'}
+.panel-loading-bar{position:absolute;left:0;top:0;height:2px;width:100%;overflow:hidden}
+.panel-loading-bar::after{content:"";position:absolute;top:0;left:0;height:2px;width:30%;background:#3d71d9;animation:loading-bar 1s linear infinite}
+@keyframes loading-bar{from{transform:translateX(-100%)}to{transform:translateX(400%)}}
+.panel-title{display:flex;align-items:center}
+.panel-menu{margin-left:auto;width:24px;height:24px;border:0;border-radius:2px;background:#3d71d9;color:#ffffff;font:16px/24px sans-serif;padding:0}
+.panel .show-on-hover{visibility:hidden}
+.panel:hover .show-on-hover,.panel:focus-within:not(:focus) .show-on-hover{visibility:visible}`;
 }
 
 /** Config goes in as JSON; `<` is escaped so a hostile `extra=` cannot close the script tag. */
@@ -663,15 +719,16 @@ function configScript(cfg: PageConfig): string {
   return `<script id="standin-config" type="application/json">${json}</script>\n<script>${CLIENT_JS}</script>`;
 }
 
-function panelPage(cfg: PageConfig): string {
+function panelPage(cfg: PageConfig, q: URLSearchParams): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Panel ${escapeHtml(cfg.panels[0] ?? '')} - Grafana</title>
-<style>${BASE_CSS}
+<style>${BASE_CSS}${layoutCss(cfg.layout, q)}
 html,body{height:100%;overflow:hidden}
 .panel{border:0}
+${q.get('hoverMenu') === '1' ? '.panel .show-on-hover{visibility:visible}' : ''}
 </style></head>
 <body>
-${panelHtml(cfg.panels[0] ?? '1', '100vh')}
+${panelHtml(cfg.panels[0] ?? '1', '100vh', cfg.layout)}
 ${configScript(cfg)}
 </body></html>`;
 }
@@ -736,25 +793,70 @@ export function gridItems(model: DashboardModel, q: URLSearchParams): GridItem[]
 function gridDashboardPage(cfg: PageConfig, model: DashboardModel, q: URLSearchParams): string {
   const kiosk = q.has('kiosk');
   const config = { ...cfg, grid: gridItems(model, q) };
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(model.title)} - Dashboards - Grafana</title>
-<style>${BASE_CSS}
-body{overflow:visible}
-.navbar{position:fixed;left:0;right:0;top:0;height:40px;line-height:40px;padding:0 16px;background:#181b1f;border-bottom:1px solid #2c3235;z-index:2}
-.sidemenu{position:fixed;left:0;top:40px;bottom:0;width:56px;background:#181b1f;border-right:1px solid #2c3235;z-index:2}
-.page{padding:${kiosk ? '0' : '48px 8px 8px 64px'}}
+  const title = escapeHtml(model.title);
+  const navbar = `<div class="navbar" aria-label="Grafana navbar">Home › Dashboards › ${title}</div>`;
+  const sidemenu = '<div class="sidemenu" aria-label="Side menu"></div>';
+  const grid = '<div class="react-grid-layout"></div>';
+  const css = `${BASE_CSS}${layoutCss(cfg.layout, q)}
+.navbar{height:40px;line-height:40px;padding:0 16px;background:#181b1f;border-bottom:1px solid #2c3235;box-sizing:border-box}
+.sidemenu{width:56px;background:#181b1f;border-right:1px solid #2c3235}
 .react-grid-layout{position:relative}
 .react-grid-item{position:absolute;left:0;top:0;box-sizing:border-box}
 .react-grid-item .panel{width:100%;height:100%}
-.dashboard-row{height:30px;line-height:30px;font-size:16px}
-.dashboard-row__title{background:none;border:0;color:#ccccdc;font:inherit;cursor:pointer;padding:0}
-.dashboard-row__count{color:#6e7580;font-size:12px;margin-left:8px}
-</style></head>
+.dashboard-row{height:30px;line-height:30px;font-size:16px;overflow:hidden}
+.dashboard-row__title{background:none;border:0;color:inherit;font:inherit;cursor:pointer;padding:0}
+.dashboard-row__count{color:#6e7580;font-size:12px;margin-left:8px}`;
+  let body: string;
+  let layoutCssText: string;
+  if (cfg.layout === 'classic') {
+    // Grafana ≤ 11.2: the app fills the viewport and the dashboard scrolls inside
+    // CustomScrollbar's view; the document itself never grows.
+    layoutCssText = `html,body{height:100%;overflow:hidden}
+#reactRoot{height:100%}
+.grafana-app{display:flex;height:100%}
+.main-view{flex:1 1 auto;display:flex;flex-direction:column;min-width:0;height:100%}
+.scrollbar-wrapper{position:relative;flex:1 1 0;overflow:hidden}
+.scrollbar-view{position:absolute;top:0;left:0;right:0;bottom:0;overflow:auto}
+.dashboard-container{padding:${kiosk ? '0' : '8px'}}`;
+    body = `<div id="reactRoot"><div class="grafana-app">${kiosk ? '' : sidemenu}<main class="main-view">${kiosk ? '' : navbar}
+<div class="scrollbar-wrapper"><div class="scrollbar-view"><div class="dashboard-container">${grid}</div></div></div></main></div></div>`;
+  } else if (cfg.layout === 'scenes') {
+    // Grafana ≥ 11.3: the body scrolls; kiosk keeps the controls bar unless told otherwise.
+    layoutCssText = `body{overflow:visible}
+.dashboard-controls{display:flex;gap:8px;align-items:center;height:48px;padding:0 8px;box-sizing:border-box}
+.dashboard-controls button,.dashboard-controls .variable{height:32px;padding:0 12px;background:#22252b;border:1px solid #2c3235;color:#ccccdc;font:inherit;border-radius:2px;line-height:30px}
+.dashboard-controls .spacer{flex:1}
+.page{padding:${kiosk ? '0' : '8px'}}`;
+    body = `${kiosk ? '' : navbar}${controlsBar(q)}<div class="page">${grid}</div>`;
+  } else {
+    layoutCssText = `body{overflow:visible}
+.navbar{position:fixed;left:0;right:0;top:0;z-index:2}
+.sidemenu{position:fixed;left:0;top:40px;bottom:0;z-index:2}
+.page{padding:${kiosk ? '0' : '48px 8px 8px 64px'}}`;
+    body = `${kiosk ? '' : navbar + sidemenu}<div class="page">${grid}</div>`;
+  }
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title} - Dashboards - Grafana</title>
+<style>${css}
+${layoutCssText}</style></head>
 <body>
-${kiosk ? '' : `<div class="navbar" aria-label="Grafana navbar">Home › Dashboards › ${escapeHtml(model.title)}</div><div class="sidemenu" aria-label="Side menu"></div>`}
-<div class="page"><div class="react-grid-layout"></div></div>
+${body}
 ${configScript(config)}
 </body></html>`;
+}
+
+/**
+ * Grafana 12's dashboard controls, which its kiosk mode keeps: variables, links, and the
+ * time picker with zoom and refresh, each hidden by its `_dash.hide…` URL option.
+ */
+function controlsBar(q: URLSearchParams): string {
+  const shown = (k: string) => !q.has(`_dash.${k}`) || q.get(`_dash.${k}`) === 'false';
+  const parts: string[] = [];
+  if (shown('hideVariables')) parts.push('<span class="variable">host: All</span>');
+  if (shown('hideLinks')) parts.push('<button>Runbook</button>');
+  parts.push('<span class="spacer"></span>');
+  if (shown('hideTimePicker')) parts.push('<button aria-label="Time range picker">Last 6 hours</button><button aria-label="Zoom out time range">Zoom out</button><button data-testid="data-testid RefreshPicker run button">Refresh</button>');
+  return parts.length > 1 ? `<div class="dashboard-controls" data-testid="data-testid dashboard controls">${parts.join('')}</div>` : '';
 }
 
 /**
@@ -830,6 +932,11 @@ const CLIENT_JS = String.raw`
   var lang = navigator.language || 'en-US';
   var status = window.__standin = { state: 'loading' };
   var panels = [];
+  // What each real Grafana announces (DESIGN.md §8); the hand-drawn layout announces nothing.
+  if (cfg.layout === 'classic') window.panelsRendered = 0;
+  if (cfg.layout === 'scenes') { window.__grafanaSceneContext = { state: {} }; window.__grafanaRunningQueryCount = 0; }
+  function rendered() { if (cfg.layout === 'classic') window.panelsRendered++; }
+  function queries(delta) { if (cfg.layout === 'scenes') window.__grafanaRunningQueryCount += delta; }
 
   function updateState() {
     var loading = 0, drawing = 0, errors = 0;
@@ -851,7 +958,7 @@ const CLIENT_JS = String.raw`
     this.id = root.getAttribute('data-panel-id');
     this.body = root.querySelector('.panel-body');
     this.canvas = root.querySelector('canvas');
-    this.spinner = root.querySelector('.panel-loading');
+    this.spinner = root.querySelector('.panel-loading, .panel-loading-bar');
     // A lazy panel waits, without a loading indicator, until it scrolls into view.
     this.state = this.spinner ? 'loading' : 'idle';
     this.progress = 0;
@@ -861,14 +968,15 @@ const CLIENT_JS = String.raw`
     var self = this;
     if (!self.spinner) {
       self.spinner = document.createElement('div');
-      self.spinner.className = 'panel-loading';
-      self.spinner.setAttribute('aria-label', 'Loading');
+      self.spinner.className = cfg.layout === 'hand' ? 'panel-loading' : 'panel-loading-bar';
+      self.spinner.setAttribute('aria-label', cfg.layout === 'hand' ? 'Loading' : 'Panel loading bar');
       self.body.appendChild(self.spinner);
       self.state = 'loading';
       updateState();
     }
     var req = { panelId: self.id, timezone: tz, language: lang };
     if (cfg.dataDelay !== null) req.dataDelay = cfg.dataDelay;
+    queries(1);
     fetch('/api/ds/query', {
       method: 'POST', credentials: 'same-origin',
       headers: { 'content-type': 'application/json' }, body: JSON.stringify(req)
@@ -876,6 +984,7 @@ const CLIENT_JS = String.raw`
       if (!r.ok) throw new Error(r.status === 401 ? 'Unauthorized' : 'Query failed: ' + r.status);
       return r.json();
     }).then(function (res) {
+      queries(-1);
       var frame = res.results.A.frames[0];
       self.times = frame.data.values[0];
       self.values = frame.data.values[1];
@@ -885,12 +994,14 @@ const CLIENT_JS = String.raw`
       updateState();
       self.animate();
     }).catch(function (err) {
+      if (self.state === 'loading') queries(-1);
       self.spinner.remove();
       var d = document.createElement('div');
       d.className = 'panel-error';
       d.textContent = String(err && err.message || err);
       self.body.appendChild(d);
       self.state = 'error';
+      rendered();
       updateState();
     });
   };
@@ -923,6 +1034,7 @@ const CLIENT_JS = String.raw`
     this.progress = 1;
     this.draw(1, null);
     this.state = cfg.wave && !this.annotation ? 'waiting' : 'done';
+    rendered();
     updateState();
     if (this.state === 'waiting') this.secondWave();
   };
@@ -1046,13 +1158,15 @@ const CLIENT_JS = String.raw`
   var G = { columns: 24, cellHeight: 30, margin: 8 };
   var layout = document.querySelector('.react-grid-layout');
   var items = [];
+  // Grafana's LazyLoader: the browser viewport with a 100 px margin. Whatever clips the
+  // panel (classic Grafana's inner scroller) hides it from the observer too.
   var lazy = 'IntersectionObserver' in window ? new IntersectionObserver(function (entries) {
     entries.forEach(function (e) {
       if (!e.isIntersecting) return;
       lazy.unobserve(e.target);
       panels.forEach(function (p) { if (p.root === e.target && p.state === 'idle') p.load(); });
     });
-  }) : null;
+  }, cfg.layout === 'hand' ? {} : { rootMargin: '100px' }) : null;
 
   function escapeText(s) { var d = document.createElement('div'); d.textContent = s; return d.innerHTML; }
 
@@ -1060,14 +1174,14 @@ const CLIENT_JS = String.raw`
     var el = document.createElement('div');
     el.className = 'react-grid-item';
     if (item.row) {
-      el.innerHTML = '<div class="dashboard-row' + (item.row.collapsed ? ' dashboard-row--collapsed' : '') + '">' +
-        '<button class="dashboard-row__title" aria-expanded="' + !item.row.collapsed + '" data-testid="data-testid dashboard-row-title-' + escapeText(item.title) + '">' +
-        (item.row.collapsed ? '&#9656; ' : '&#9662; ') + escapeText(item.title) +
-        (item.row.collapsed ? '<span class="dashboard-row__count">(' + item.row.panels.length + ' panels)</span>' : '') + '</button></div>';
+      el.innerHTML = rowHtml(item);
       el.querySelector('button').addEventListener('click', function () { toggleRow(item, el); });
     } else {
-      el.innerHTML = '<div class="panel" data-panel-id="' + escapeText(item.id) + '"><div class="panel-title">' + escapeText(item.title) + '</div>' +
-        '<div class="panel-body"><canvas></canvas></div></div>';
+      var id = escapeText(item.id), title = escapeText(item.title);
+      var attrs = cfg.layout === 'scenes' ? ' data-viz-panel-key="panel-' + id + '"' : cfg.layout === 'classic' ? ' data-panelid="' + id + '"' : '';
+      el.innerHTML = '<div class="panel" data-panel-id="' + id + '"' + attrs + '><div class="panel-title">' + title +
+        (cfg.layout === 'scenes' ? '<button class="panel-menu show-on-hover" aria-label="Menu for panel ' + title + '">&#8942;</button>' : '') + '</div>' +
+        '<div class="panel-body" data-testid="data-testid panel content"><canvas></canvas></div></div>';
       var p = new Panel(el.querySelector('.panel'));
       p.root = el;
       panels.push(p);
@@ -1076,6 +1190,17 @@ const CLIENT_JS = String.raw`
     item.el = el;
     layout.appendChild(el);
     return el;
+  }
+
+  // A row header as each Grafana marks it (render/dashboard.ts EXPAND_ROWS_EXPRESSION):
+  // classic (and the hand-drawn page) with .dashboard-row--collapsed and aria-expanded,
+  // Grafana 12's scenes with neither, only aria-label "Expand row" / "Collapse row".
+  function rowHtml(item) {
+    var c = item.row.collapsed, title = escapeText(item.title), n = item.row.panels.length;
+    var label = (c ? '&#9656; ' : '&#9662; ') + title + (c ? '<span class="dashboard-row__count">(' + n + (n === 1 ? ' panel)' : ' panels)') + '</span>' : '');
+    var testid = ' data-testid="data-testid dashboard-row-title-' + title + '"';
+    if (cfg.layout === 'scenes') return '<div class="dashboard-row"><button class="dashboard-row__title"' + testid + ' aria-label="' + (c ? 'Expand row' : 'Collapse row') + '">' + label + '</button></div>';
+    return '<div class="dashboard-row' + (c ? ' dashboard-row--collapsed' : '') + '" data-testid="dashboard-row-container"><button class="dashboard-row__title" aria-expanded="' + !c + '"' + testid + '>' + label + '</button></div>';
   }
 
   function position() {

@@ -2,7 +2,8 @@
 // result (pdfinfo, pdftoppm, pdftotext) the way a person's PDF viewer would.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { pdfInfo, pdfPages, pdfText, similarShare } from './support/pdf';
+import sharp from 'sharp';
+import { pdfInfo, pdfPages, pdfText, pictureBox, similarShare } from './support/pdf';
 import { colourCount, pngSize, startStack, type Stack } from './support/stack';
 
 const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2&from=now-6h&to=now';
@@ -23,8 +24,8 @@ describe('encoding=pdf on /render', () => {
   });
   after(() => st?.stop());
 
-  test('a panel PDF is one A4 landscape page showing the same picture as the PNG of that page box', async () => {
-    const r = await st.render({ url: PANEL, encoding: 'pdf', width: '1000' });
+  test('a panel PDF is one A4 landscape page showing the panel at width×height, the same picture as its PNG', async () => {
+    const r = await st.render({ url: PANEL, encoding: 'pdf', width: '1000', height: '500' });
     assert.equal(r.status, 200, r.body.toString().slice(0, 300));
     assert.equal(r.headers.get('content-type'), 'application/pdf');
     assert.equal(r.headers.get('content-disposition'), 'inline; filename="node-exporter.pdf"');
@@ -32,15 +33,19 @@ describe('encoding=pdf on /render', () => {
     assert.equal(r.body.subarray(0, 5).toString(), '%PDF-');
     assert.equal(pdfInfo(r.body).pages, 1);
     assertPaper(r.body, 'a4', true);
-    // A4 landscape at 1000 CSS px wide: the page box is 1000 × 706 CSS px.
-    const png = await st.render({ url: PANEL, width: '1000', height: '706' });
+    // Scaled to the paper's width (1123 px at 96 dpi) and centred: 1123×561 on white paper.
+    const [page] = pdfPages(r.body, 1123);
+    const box = await pictureBox(page!);
+    assert.ok(Math.abs(box.width / box.height - 2) < 0.02, `the printed panel is ${box.width}×${box.height}, not 2:1 like the PNG`);
+    assert.ok(Math.abs(box.top - (794 - box.height) / 2) <= 2, `centred on the page (top ${box.top})`);
+    const png = await st.render({ url: PANEL, width: '1000', height: '500' });
     assert.equal(png.status, 200);
-    const [page] = pdfPages(r.body, 1000);
-    const share = await similarShare(page!, png.body, 12);
-    assert.ok(share > 0.95, `only ${(share * 100).toFixed(1)} % of the printed page looks like the PNG`);
+    const printed = await sharp(page!).extract(box).resize(1000, 500, { fit: 'fill' }).png().toBuffer();
+    const share = await similarShare(printed, png.body, 24);
+    assert.ok(share > 0.9, `only ${(share * 100).toFixed(1)} % of the printed panel looks like the PNG`);
     // And not like another panel's picture.
-    const other = await st.render({ url: PANEL.replace('panelId=2', 'panelId=3'), width: '1000', height: '706' });
-    const otherShare = await similarShare(page!, other.body, 12);
+    const other = await st.render({ url: PANEL.replace('panelId=2', 'panelId=3'), width: '1000', height: '500' });
+    const otherShare = await similarShare(printed, other.body, 24);
     assert.ok(otherShare < share - 0.02, `the comparison tells panels apart (${otherShare} vs ${share})`);
   });
 

@@ -66,3 +66,22 @@ export async function similarShare(a: Buffer, b: Buffer, tolerance = 40): Promis
   }
   return close / (ra.length / 3);
 }
+
+/** The box of pixels that differ from the page's corner (the paper around a picture). */
+export async function pictureBox(png: Buffer): Promise<{ left: number; top: number; width: number; height: number }> {
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const corner = [data[0]!, data[1]!, data[2]!];
+  let left = info.width, right = -1, top = info.height, bottom = -1;
+  for (let y = 0; y < info.height; y++) {
+    for (let x = 0; x < info.width; x++) {
+      const i = (y * info.width + x) * 3;
+      if (Math.abs(data[i]! - corner[0]!) > 3 || Math.abs(data[i + 1]! - corner[1]!) > 3 || Math.abs(data[i + 2]! - corner[2]!) > 3) {
+        left = Math.min(left, x);
+        right = Math.max(right, x);
+        top = Math.min(top, y);
+        bottom = Math.max(bottom, y);
+      }
+    }
+  }
+  return { left, top, width: right - left + 1, height: bottom - top + 1 };
+}

@@ -18,12 +18,18 @@ async function sessionsPerNode(url: string): Promise<Record<string, number>> {
   return Object.fromEntries((v?.nodes ?? []).map((n) => [n.uri, n.slots.filter((s) => s.session).length]).filter(([, n]) => (n as number) > 0));
 }
 
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string, context?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}${context ? `\n${context()}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** For a failure report: the pool's Chrome events and the end of the hub's log. */
+function whatHappened(s: Stack, hub: Hub): string {
+  const events = s.logs.filter((l) => /"event":"(chrome_\w+|pool_\w+)"/.test(l)).slice(-12);
+  return `panelshot:\n${events.join('\n')}\nhub:\n${hub.log().slice(-4000)}`;
 }
 
 describe('a Selenium Grid hub with two nodes', () => {
@@ -115,7 +121,7 @@ describe('a Selenium Grid hub with two nodes', () => {
 
     const back = await a.restart();
     restarted.push(back);
-    await until(() => s.s.pool.stats().live === 4, 60_000, 'the pool refills once the node is back');
+    await until(() => s.s.pool.stats().live === 4, 60_000, 'the pool refills once the node is back', () => whatHappened(s, hub));
     assert.deepEqual(Object.values(await sessionsPerNode(hub.url)).sort(), [2, 2], 'the node that came back got sessions');
     assert.equal((await s.get('/readyz')).status, 200);
   });
@@ -161,7 +167,7 @@ describe('a Selenium Grid hub with two nodes', () => {
     await waitForGrid(hub.url, 2, [hub]);
     // The nodes still hold our 4 old sessions (their --session-timeout is 300 s): panelshot
     // deletes them on the nodes and takes the slots again.
-    await until(() => s.s.pool.stats().live === 4, 60_000, 'the pool is full again');
+    await until(() => s.s.pool.stats().live === 4, 60_000, 'the pool is full again', () => whatHappened(s, hub));
     assert.deepEqual(Object.values(await sessionsPerNode(hub.url)).sort(), [2, 2]);
     assert.equal((await s.render({ url: PANEL })).status, 200);
   });

@@ -315,7 +315,7 @@ describe('secrets', () => {
   });
 
   test('with a wrong password, 30 s of renders cause at most a few login attempts', async () => {
-    const wrong = await startStack({ POOL_SIZE: '1', GRAFANA_PASS: 'not-the-password', GRAFANA_LOGIN_BACKOFF_MS: '10000' });
+    const wrong = await startStack({ POOL_SIZE: '1', GRAFANA_PASS: 'not-the-password', GRAFANA_LOGIN_BACKOFF_MS: '10000' }, {}, { ready: false });
     try {
       const until = Date.now() + 30_000;
       let renders = 0;

@@ -187,7 +187,7 @@ describe('Grafana down', () => {
 
   test('an unreachable Grafana is a 502 naming it', async () => {
     const closed = await freePort();
-    const down = await startStack({ POOL_SIZE: '1', GRAFANA_URL: `http://127.0.0.1:${closed}` });
+    const down = await startStack({ POOL_SIZE: '1', GRAFANA_URL: `http://127.0.0.1:${closed}` }, {}, { ready: false });
     try {
       const r = await down.render({ url: `http://127.0.0.1:${closed}${PANEL}` });
       assert.equal(r.status, 502);

@@ -11,7 +11,7 @@ const PANEL = '/d-solo/abc123/node-exporter?orgId=1&panelId=2';
 describe('a wrong Grafana password', () => {
   let st: Stack;
   before(async () => {
-    st = await startStack({ GRAFANA_PASS: 'wrong-password', GRAFANA_LOGIN_BACKOFF_MS: '60000' });
+    st = await startStack({ GRAFANA_PASS: 'wrong-password', GRAFANA_LOGIN_BACKOFF_MS: '60000' }, {}, { ready: false });
   });
   after(() => st?.stop());
 

@@ -54,7 +54,7 @@ describe('a Grid that is unreachable, full or wrong', () => {
     const grid = await fakeGrid({ browser: 'chrome', busy: true, stalled: true });
     let st: Stack | undefined;
     try {
-      st = await startStack({ SELENIUM_REMOTE_URL: grid.url, POOL_SIZE: '2', QUEUE_WAIT_MS: '20000' });
+      st = await startStack({ SELENIUM_REMOTE_URL: grid.url, POOL_SIZE: '2', QUEUE_WAIT_MS: '20000' }, {}, { ready: false });
       const ready = await st.get('/readyz');
       assert.equal(ready.status, 503);
       assert.match((await ready.json()).error, /Selenium Grid at http:\/\/127\.0\.0\.1:\d+ does not answer GET \/status within 2000 ms \(busy, or hung\)/);
@@ -81,7 +81,7 @@ describe('a Grid that is unreachable, full or wrong', () => {
     let st: Stack | undefined;
     try {
       const t0 = Date.now();
-      st = await startStack({ SELENIUM_REMOTE_URL: grid.url, POOL_SIZE: '4', QUEUE_WAIT_MS: '20000' });
+      st = await startStack({ SELENIUM_REMOTE_URL: grid.url, POOL_SIZE: '4', QUEUE_WAIT_MS: '20000' }, {}, { ready: false });
       assert.ok(Date.now() - t0 < 5000, `started in ${Date.now() - t0} ms`);
       const ready = await st.get('/readyz');
       assert.equal(ready.status, 503);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import JSZip from 'jszip';
+import type { BrowserSession } from '../src/browser/session';
 import { sign } from '../src/cli/sign';
 import { ownedProcesses, waitFor } from './support/processes';
 import { startStack, type Stack } from './support/stack';
@@ -227,32 +228,42 @@ describe('isolation between renders', () => {
   });
 
   test('cookies, localStorage and sessionStorage do not survive into the next render', async () => {
-    await waitFor(() => st.s.pool.stats().idle === 1, 5000);
     const origin = st.g.url;
-    const session = await st.s.pool.acquire(Date.now() + 10_000);
-    const firstId = session.id;
-    await session.cdp('Page.navigate', { url: `${origin}/login` });
-    await waitFor(() => true, 300);
-    await session.cdp('Runtime.evaluate', {
-      expression: "localStorage.setItem('left','A'); sessionStorage.setItem('left','A'); document.cookie='left=A; path=/'; 1",
-      returnByValue: true,
-    });
-    session.noteOrigin(`${origin}/login`);
-    st.s.pool.release(session);
-    await waitFor(() => st.s.pool.stats().idle === 1, 5000);
-
-    const again = await st.s.pool.acquire(Date.now() + 10_000);
-    try {
-      assert.equal(again.id, firstId, 'same Chrome, so the reset is what is tested');
-      await again.cdp('Page.navigate', { url: `${origin}/login` });
-      await new Promise((r) => setTimeout(r, 300));
-      const r = await again.cdp<{ result: { value: string } }>('Runtime.evaluate', {
-        expression: "JSON.stringify([localStorage.getItem('left'), sessionStorage.getItem('left'), document.cookie])",
+    const dirty = async (session: BrowserSession) => {
+      await session.cdp('Page.navigate', { url: `${origin}/login` });
+      await waitFor(async () => (await session.evaluate<string>('document.readyState').catch(() => '')) === 'complete', 10_000);
+      await session.cdp('Runtime.evaluate', {
+        expression: "localStorage.setItem('left','A'); sessionStorage.setItem('left','A'); document.cookie='left=A; path=/'; 1",
         returnByValue: true,
       });
-      assert.equal(r.result.value, JSON.stringify([null, null, '']));
+      session.noteOrigin(`${origin}/login`);
+    };
+    const leftovers = async (session: BrowserSession) => {
+      await session.cdp('Page.navigate', { url: `${origin}/login` });
+      await waitFor(async () => (await session.evaluate<string>('document.readyState').catch(() => '')) === 'complete', 10_000);
+      return session.evaluate<string>("JSON.stringify([localStorage.getItem('left'), sessionStorage.getItem('left'), document.cookie])");
+    };
+    const clean = JSON.stringify([null, null, '']);
+    // One session, held from start to end: the pool replaces sessions only when they come
+    // back (retired Chrome, RECYCLE_AFTER) or while idle (heartbeat), so nothing can swap it
+    // underneath. It is cleaned by the very reset release() runs before anyone else gets it.
+    const held = await st.s.pool.acquire(Date.now() + 30_000);
+    try {
+      await dirty(held);
+      assert.equal(await leftovers(held), JSON.stringify(['A', 'A', 'left=A']), 'the page really kept them (else the check below proves nothing)');
+      await held.reset();
+      assert.equal(await leftovers(held), clean);
+      await dirty(held);
     } finally {
-      st.s.pool.release(again);
+      st.s.pool.release(held);
+    }
+    // And release() does reset: whichever session the pool hands out next (this one, or a
+    // fresh one if it retired this Chrome meanwhile) carries nothing of the last render.
+    const next = await st.s.pool.acquire(Date.now() + 30_000);
+    try {
+      assert.equal(await leftovers(next), clean);
+    } finally {
+      st.s.pool.release(next);
     }
   });
 });
@@ -304,7 +315,7 @@ describe('secrets', () => {
   });
 
   test('with a wrong password, 30 s of renders cause at most a few login attempts', async () => {
-    const wrong = await startStack({ POOL_SIZE: '1', GRAFANA_PASS: 'not-the-password', GRAFANA_LOGIN_BACKOFF_MS: '10000' });
+    const wrong = await startStack({ POOL_SIZE: '1', GRAFANA_PASS: 'not-the-password', GRAFANA_LOGIN_BACKOFF_MS: '10000' }, {}, { ready: false });
     try {
       const until = Date.now() + 30_000;
       let renders = 0;

@@ -239,7 +239,7 @@ describe('TLS', () => {
     } finally {
       await trusted.stop();
     }
-    const untrusted = await startStack(base);
+    const untrusted = await startStack(base, {}, { ready: false });
     try {
       const r = await untrusted.render({ url: tlsGrafana.url + PANEL });
       assert.equal(r.status, 502);

@@ -3,6 +3,18 @@
 // for the few things that need more (browser contexts, request interception).
 import WebSocket from 'ws';
 
+/**
+ * A connection that is owed an answer and has heard nothing for SILENCE.afterMs is asked
+ * one browser-level question (Browser.getVersion: the browser process answers it even while
+ * a page's renderer is busy); no answer within SILENCE.probeMs and the connection is dead.
+ * Needed because a dead peer is not always seen: Selenium Grid 4's hub (4.48) proxies se:cdp
+ * over a websocket of its own to the node, and when a node is killed the hub noticed that
+ * for some of those websockets only (those it wrote to afterwards). It kept the others and
+ * our end of them open, silent, and a command sent just before the kill then waited for
+ * the render's whole deadline (test/grid-hub.test.ts, docs/adr/0015-silent-devtools.md).
+ */
+export const SILENCE = { afterMs: 2000, probeMs: 5000 };
+
 interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
@@ -20,9 +32,16 @@ export class CdpSocket {
   private readonly listeners = new Set<(e: CdpEvent) => void>();
   private readonly closeListeners: (() => void)[] = [];
   closed = false;
+  /** When the peer last said anything (a reply or an event). */
+  private lastHeard = Date.now();
+  private silenceTimer?: NodeJS.Timeout;
+  private probing = false;
 
   private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (raw) => this.onMessage(String(raw)));
+    ws.on('message', (raw) => {
+      this.lastHeard = Date.now();
+      this.onMessage(String(raw));
+    });
     ws.on('close', () => {
       this.closed = true;
       this.failAll(new Error('DevTools connection closed'));
@@ -61,7 +80,39 @@ export class CdpSocket {
       this.ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }), (err) => {
         if (err) this.pending.get(id)?.reject(err);
       });
+      this.watchSilence();
     });
+  }
+
+  /** While answers are owed, checks that the peer has not gone silent (see SILENCE). */
+  private watchSilence(): void {
+    if (this.silenceTimer) return;
+    this.silenceTimer = setInterval(() => {
+      if (this.closed || this.pending.size === 0) {
+        clearInterval(this.silenceTimer);
+        this.silenceTimer = undefined;
+        return;
+      }
+      if (this.probing || Date.now() - this.lastHeard < SILENCE.afterMs) return;
+      this.probing = true;
+      const silentSince = this.lastHeard;
+      this.send('Browser.getVersion', {}, undefined, SILENCE.probeMs).then(
+        () => (this.probing = false),
+        () => {
+          this.probing = false;
+          if (this.closed || this.lastHeard !== silentSince) return;
+          this.lost(new Error(`DevTools connection lost: no answer for ${Date.now() - silentSince} ms, not even to Browser.getVersion (Chrome, its machine or its Grid node is gone)`));
+        },
+      );
+    }, Math.max(50, Math.floor(SILENCE.afterMs / 4)));
+    this.silenceTimer.unref();
+  }
+
+  /** Gives up on a connection that went silent: every command owed an answer fails now. */
+  private lost(e: Error): void {
+    this.closed = true;
+    this.failAll(e);
+    this.ws.terminate();
   }
 
   /** Registers `listener` for every event; the function returned removes it again. */
@@ -78,6 +129,7 @@ export class CdpSocket {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.silenceTimer);
     this.ws.close();
     this.failAll(new Error('closed'));
   }

@@ -251,6 +251,11 @@ export class BrowserPool {
     return `the Chrome pool is not warm (${this.live.size} of ${this.o.size} sessions)${why}`;
   }
 
+  /** Every live session, busy or idle (tests look at where they run). */
+  sessions(): ReadonlySet<BrowserSession> {
+    return this.live;
+  }
+
   stats(): PoolStats {
     return { target: this.o.size, live: this.live.size, size: this.pool.size, busy: this.pool.borrowed, idle: this.pool.available, queued: this.pool.pending };
   }

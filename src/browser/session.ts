@@ -8,6 +8,15 @@ import { OriginGuard, type GuardPolicy } from './originGuard';
 
 let nextId = 1;
 
+/**
+ * A command cut short by the render's deadline: the render ran out of time, which on a
+ * busy machine is no sign of a broken Chrome. The session is not marked broken for it; the
+ * reset after the render (with its own timeouts) shows whether the Chrome still answers.
+ */
+export class OutOfTime extends Error {
+  override name = 'OutOfTime';
+}
+
 export class BrowserSession {
   readonly id = nextId++;
   renders = 0;
@@ -52,8 +61,7 @@ export class BrowserSession {
       const r = await withTimeout(Promise.resolve(this.handle.driver.sendAndGetDevToolsCommand(method, params)), timeoutMs, `DevTools ${method}`);
       return (r ?? {}) as unknown as T;
     } catch (e) {
-      this.broken ||= isFatal(e);
-      throw e;
+      throw this.failed(e, method);
     }
   }
 
@@ -72,9 +80,20 @@ export class BrowserSession {
     try {
       return await guard.command<T>(method, params, Math.max(250, timeoutMs));
     } catch (e) {
-      this.broken ||= isFatal(e);
-      throw e;
+      throw this.failed(e, method);
     }
+  }
+
+  /**
+   * What a failed command means: out of time when the render's deadline passed while it
+   * waited, else (for errors that leave Chrome in doubt) a broken session.
+   */
+  private failed(e: unknown, method: string): unknown {
+    if (this.deadline !== undefined && Date.now() >= this.deadline && /took longer than/.test(String((e as Error)?.message))) {
+      return new OutOfTime(`DevTools ${method} had not answered by the render's deadline`);
+    }
+    this.broken ||= isFatal(e);
+    return e;
   }
 
   /** Called once when the session is created. */

@@ -1,7 +1,7 @@
 // One attempt at one page in one (already reset) Chrome tab: set the stage through the
 // DevTools protocol, navigate, wait until the page is quiet and its pixels stop changing,
 // and hand back the last frame. Knows nothing of pools, queues or Grafana logins.
-import type { BrowserSession } from '../browser/session';
+import { OutOfTime, type BrowserSession } from '../browser/session';
 import { forbiddenUrl, grafanaUnreachable } from '../errors';
 import { CONTENT_HEIGHT_EXPRESSION, EXPAND_ROWS_EXPRESSION } from './dashboard';
 import { pageQuiet, STATE_EXPRESSION, type PageState } from './pageSignals';
@@ -80,7 +80,12 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   const trace: string[] = [];
   const mark = (what: string) => trace.push(`${Date.now() - t0}:${what}`);
   let viewportHeight = spec.height === 'full' ? Math.min(spec.firstHeight ?? VIEWPORT_HEIGHT_FOR_FULL_PAGE, spec.maxHeight) : spec.height;
-  await openPage(session, spec, viewportHeight);
+  try {
+    await openPage(session, spec, viewportHeight);
+  } catch (e) {
+    if (e instanceof OutOfTime) throw new TimeoutWithoutFrame();
+    throw e;
+  }
   const navigateMs = Date.now() - t0;
   mark('navigated');
 
@@ -93,98 +98,105 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   let animatingSince: number | undefined;
   let scheduledSince: number | undefined;
 
-  while (remaining(spec.deadline) > 0) {
-    const look = await lookAtPage(session, spec);
-    if (look.kind === 'login-page') return look;
-    const state = look.state;
+  try {
+    while (remaining(spec.deadline) > 0) {
+      const look = await lookAtPage(session, spec);
+      if (look.kind === 'login-page') return look;
+      const state = look.state;
 
-    if (!pageQuiet(state)) {
-      quietSince = undefined;
-      equalFrames = 0;
-      // A page that never goes quiet still owes the caller a picture at the deadline.
-      if (!best && remaining(spec.deadline) < LAST_CHANCE_MS) best = await screenshot(session, spec.deadline);
-      await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
-      continue;
-    }
-    if (quietSince === undefined) mark('quiet');
-    quietSince ??= Date.now();
-    if (!pointerParked) {
-      // Once the document is there: chromium-headless-shell takes the never-moved mouse to
-      // be at (0,0), so whatever is drawn there is hovered, e.g. a d-solo panel, which then
-      // shows Grafana's hover-only panel menu (⋮). A browser without a mouse shows none.
-      pointerParked = true;
-      await session.parkPointer();
-    }
-    // While the page animates, a screenshot shows an in-between picture: poll the cheap
-    // signal instead. Only a hint: a page animating for longer than MAX_ANIMATION_WAIT_MS
-    // (a spinner that never stops) is judged by its pixels alone.
-    if (state.animating && animatingSince === undefined) mark('animating');
-    animatingSince = state.animating ? (animatingSince ?? Date.now()) : undefined;
-    // Work the page has scheduled (a timer due soon) is the next wave of the picture: a
-    // hint like animation, bounded the same way.
-    if (state.scheduled > 0 && scheduledSince === undefined) mark('scheduled');
-    scheduledSince = state.scheduled > 0 ? (scheduledSince ?? Date.now()) : undefined;
-    // A page often starts animating one frame after its data arrives: give it that frame.
-    const justQuiet = Date.now() - quietSince < QUIET_SETTLE_MS;
-    const waitAnimation = animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS;
-    const waitScheduled = scheduledSince !== undefined && Date.now() - scheduledSince < MAX_SCHEDULED_WAIT_MS;
-    if ((justQuiet || waitAnimation || waitScheduled) && remaining(spec.deadline) > LAST_CHANCE_MS) {
-      equalFrames = 0;
-      await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
-      continue;
-    }
+      if (!pageQuiet(state)) {
+        quietSince = undefined;
+        equalFrames = 0;
+        // A page that never goes quiet still owes the caller a picture at the deadline.
+        if (!best && remaining(spec.deadline) < LAST_CHANCE_MS) best = await screenshot(session, spec.deadline);
+        await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
+        continue;
+      }
+      if (quietSince === undefined) mark('quiet');
+      quietSince ??= Date.now();
+      if (!pointerParked) {
+        // Once the document is there: chromium-headless-shell takes the never-moved mouse to
+        // be at (0,0), so whatever is drawn there is hovered, e.g. a d-solo panel, which then
+        // shows Grafana's hover-only panel menu (⋮). A browser without a mouse shows none.
+        pointerParked = true;
+        await session.parkPointer();
+      }
+      // While the page animates, a screenshot shows an in-between picture: poll the cheap
+      // signal instead. Only a hint: a page animating for longer than MAX_ANIMATION_WAIT_MS
+      // (a spinner that never stops) is judged by its pixels alone.
+      if (state.animating && animatingSince === undefined) mark('animating');
+      animatingSince = state.animating ? (animatingSince ?? Date.now()) : undefined;
+      // Work the page has scheduled (a timer due soon) is the next wave of the picture: a
+      // hint like animation, bounded the same way.
+      if (state.scheduled > 0 && scheduledSince === undefined) mark('scheduled');
+      scheduledSince = state.scheduled > 0 ? (scheduledSince ?? Date.now()) : undefined;
+      // A page often starts animating one frame after its data arrives: give it that frame.
+      const justQuiet = Date.now() - quietSince < QUIET_SETTLE_MS;
+      const waitAnimation = animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS;
+      const waitScheduled = scheduledSince !== undefined && Date.now() - scheduledSince < MAX_SCHEDULED_WAIT_MS;
+      if ((justQuiet || waitAnimation || waitScheduled) && remaining(spec.deadline) > LAST_CHANCE_MS) {
+        equalFrames = 0;
+        await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
+        continue;
+      }
 
-    if (rowPasses < MAX_ROW_PASSES) {
-      rowPasses++;
-      const opened = await session.cdp<{ result?: { value?: number } }>('Runtime.evaluate', { expression: EXPAND_ROWS_EXPRESSION, returnByValue: true }, remaining(spec.deadline));
-      if (opened.result?.value) {
-        mark(`expanded:${opened.result.value}`);
+      if (rowPasses < MAX_ROW_PASSES) {
+        rowPasses++;
+        const opened = await session.cdp<{ result?: { value?: number } }>('Runtime.evaluate', { expression: EXPAND_ROWS_EXPRESSION, returnByValue: true }, remaining(spec.deadline));
+        if (opened.result?.value) {
+          mark(`expanded:${opened.result.value}`);
+          quietSince = undefined;
+          continue;
+        }
+        rowPasses = MAX_ROW_PASSES;
+      }
+
+      // height=-1: what the whole page needs in view, wherever it scrolls (the document, or
+      // the inner scroller of classic Grafana dashboards, where the document never grows).
+      const contentHeight = spec.height === 'full' ? ((await evaluateDirect<number>(session, CONTENT_HEIGHT_EXPRESSION, spec.deadline)) ?? 0) : 0;
+      const grown = Math.min(contentHeight, spec.maxHeight);
+      if (spec.height === 'full' && grown > viewportHeight) {
+        // height=-1: grow the viewport to the whole page once its content is there, then wait
+        // for the newly visible (lazily loaded) panels like for any other. Again when those
+        // make the page taller still (expanded rows, repeated panels).
+        viewportHeight = grown;
+        await session.setViewport(spec.width, viewportHeight, spec.scale);
+        mark(`grown:${grown}`);
+        best = undefined;
+        equalFrames = 0;
         quietSince = undefined;
         continue;
       }
-      rowPasses = MAX_ROW_PASSES;
-    }
 
-    // height=-1: what the whole page needs in view, wherever it scrolls (the document, or
-    // the inner scroller of classic Grafana dashboards, where the document never grows).
-    const contentHeight = spec.height === 'full' ? (await evaluateDirect<number>(session, CONTENT_HEIGHT_EXPRESSION, spec.deadline)) ?? 0 : 0;
-    const grown = Math.min(contentHeight, spec.maxHeight);
-    if (spec.height === 'full' && grown > viewportHeight) {
-      // height=-1: grow the viewport to the whole page once its content is there, then wait
-      // for the newly visible (lazily loaded) panels like for any other. Again when those
-      // make the page taller still (expanded rows, repeated panels).
-      viewportHeight = grown;
-      await session.setViewport(spec.width, viewportHeight, spec.scale);
-      mark(`grown:${grown}`);
-      best = undefined;
-      equalFrames = 0;
-      quietSince = undefined;
-      continue;
+      let frame: Buffer;
+      try {
+        mark('shot');
+        frame = await screenshot(session, spec.deadline);
+      } catch (e) {
+        // Out of time mid-capture: the last good frame is still an answer.
+        if (best && remaining(spec.deadline) <= 0) break;
+        throw e;
+      }
+      if (best && (await sameFrame(best, frame, spec.stability.tolerance))) {
+        framesCompared++;
+        equalFrames++;
+      } else {
+        if (best) framesCompared++;
+        equalFrames = 1;
+      }
+      best = frame;
+      if (equalFrames >= spec.stability.frames) {
+        const now = Date.now();
+        mark('stable');
+        return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: true, navigateMs, dataMs: quietSince - t0 - navigateMs, stableMs: now - quietSince, framesCompared, trace };
+      }
+      await sleep(Math.min(spec.stability.intervalMs, remaining(spec.deadline)));
     }
-
-    let frame: Buffer;
-    try {
-      mark('shot');
-      frame = await screenshot(session, spec.deadline);
-    } catch (e) {
-      // Out of time mid-capture: the last good frame is still an answer.
-      if (best && remaining(spec.deadline) <= 0) break;
-      throw e;
-    }
-    if (best && (await sameFrame(best, frame, spec.stability.tolerance))) {
-      framesCompared++;
-      equalFrames++;
-    } else {
-      if (best) framesCompared++;
-      equalFrames = 1;
-    }
-    best = frame;
-    if (equalFrames >= spec.stability.frames) {
-      const now = Date.now();
-      mark('stable');
-      return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: true, navigateMs, dataMs: quietSince - t0 - navigateMs, stableMs: now - quietSince, framesCompared, trace };
-    }
-    await sleep(Math.min(spec.stability.intervalMs, remaining(spec.deadline)));
+  } catch (e) {
+    // A command the deadline cut short (on a busy machine): the best frame so far is the
+    // answer, as at any other timeout; without one, the render timed out.
+    if (!(e instanceof OutOfTime)) throw e;
+    mark('out-of-time');
   }
   if (!best) throw new TimeoutWithoutFrame();
   const end = Date.now();

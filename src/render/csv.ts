@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CdpEvent } from '../browser/cdpSocket';
-import type { BrowserSession } from '../browser/session';
+import { OutOfTime, type BrowserSession } from '../browser/session';
 import { removeLeftovers } from '../browser/processes';
 import { noDownload, outputTooLarge } from '../errors';
 import { lookAtPage, openPage, type LoginPage, type PageSpec } from './capture';
@@ -189,7 +189,12 @@ async function waitForDownload(
     }
     if (spec.deadline - Date.now() <= 0) break;
     // The page must still be Grafana's and not its login or error page.
-    const look = await lookAtPage(session, spec);
+    const look = await lookAtPage(session, spec).catch((e: unknown) => {
+      // Cut short by the deadline (a busy machine): the download's time is up, as below.
+      if (e instanceof OutOfTime) return undefined;
+      throw e;
+    });
+    if (!look) break;
     if (look.kind === 'login-page') return look;
     await nextEvent(Math.min(POLL_MS, spec.deadline - Date.now()));
   }

@@ -4,7 +4,7 @@
 // and the steps; each of those knows nothing of the others.
 import type { BrowserPool } from '../browser/pool';
 import type { Config } from '../config';
-import type { BrowserSession } from '../browser/session';
+import { OutOfTime, type BrowserSession } from '../browser/session';
 import { browserFailed, cancelled, grafanaAuthRejected, notImplemented, PanelshotError, renderTimeout } from '../errors';
 import type { GrafanaLogin, SessionCookie } from '../grafana/login';
 import { capture, TimeoutWithoutFrame, type CaptureSpec, type LoginPage, type PageSpec, type StageCookie } from './capture';
@@ -238,6 +238,8 @@ export class Renderer {
       return { value: outcome, queueMs, authMs, auth: auth.kind };
     } catch (e) {
       if (e instanceof PanelshotError) throw e;
+      // Out of time is no crash: the session stays (its reset shows whether Chrome answers).
+      if (e instanceof OutOfTime) throw renderTimeout(`the render did not finish within ${req.timeoutMs} ms (${e.message})`);
       session.broken = true;
       throw new BrowserCrashed(e);
     } finally {

@@ -26,12 +26,15 @@ export interface GridProcess {
 
 function startJava(args: string[], port: number): GridProcess {
   const proc = spawn('java', ['-jar', jar, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // The Grid logs to stdout: both go into log() for failure reports.
+    stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
     env: { ...process.env, PATH: `/usr/bin:${process.env.PATH}` },
   });
   let log = '';
-  proc.stderr!.on('data', (d) => (log = (log + d).slice(-8000)));
+  const keep = (d: Buffer) => (log = (log + d).slice(-64_000));
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
   const exited = new Promise<void>((r) => (proc.exitCode !== null ? r() : proc.once('exit', () => r())));
   const signal = (sig: NodeJS.Signals) => {
     try {

@@ -1,5 +1,7 @@
 // A whole panelshot under test: the Grafana stand-in, the service in this process with a
 // real Chrome pool, and its JSON log captured line by line (for the secrets checks).
+import http from 'node:http';
+import https from 'node:https';
 import { Writable } from 'node:stream';
 import sharp from 'sharp';
 import { loadConfig } from '../../src/config';
@@ -26,7 +28,20 @@ export interface Rendered {
   json(): { error: string; code: string };
 }
 
-export async function startStack(env: Record<string, string> = {}, standin: StandinOptions = {}): Promise<Stack> {
+export interface StackOptions {
+  /**
+   * Wait until GET /readyz answers 200 before the first render (default): a render asked
+   * before the pool is warm and Grafana accepts our login meets a start-up state, not the
+   * behaviour under test, and on a busy machine that state lasts. false for tests of a
+   * service that is not ready on purpose (a full Grid, Grafana down).
+   */
+  ready?: boolean;
+}
+
+/** How long a stack may take to become ready: Chrome start-up on a loaded 2-core machine. */
+const READY_TIMEOUT_MS = 90_000;
+
+export async function startStack(env: Record<string, string> = {}, standin: StandinOptions = {}, opts: StackOptions = {}): Promise<Stack> {
   const g = await startStandin(standin);
   const logs: string[] = [];
   const sink = new Writable({
@@ -69,7 +84,43 @@ export async function startStack(env: Record<string, string> = {}, standin: Stan
       await g.close();
     },
   };
+  if (opts.ready !== false) {
+    try {
+      await waitReady(`${s.url}${config.basePath}/readyz`);
+    } catch (e) {
+      await stack.stop();
+      throw e;
+    }
+  }
   return stack;
+}
+
+/**
+ * Polls `readyzUrl` until it answers 200; throws with its last answer after `timeoutMs`.
+ * Over node:https for a TLS listener with the test CA (a loopback check, not the test).
+ */
+export async function waitReady(readyzUrl: string, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status, body } = await getLoopback(readyzUrl).catch((e: Error) => ({ status: 0, body: e.message }));
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`the service did not become ready within ${timeoutMs} ms: ${status} ${body.slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function getLoopback(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? https : http).get(url, { rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer in 10 s')));
+    req.on('error', reject);
+  });
 }
 
 export async function pngSize(png: Buffer): Promise<{ width: number; height: number; format?: string }> {

@@ -6,6 +6,7 @@
 // DataSourceWithBackend, as in Grafana. As on a Grafana 12 page, window.__grafanaSceneContext
 // is set by the scene and window.__grafanaRunningQueryCount is kept by its query controller;
 // the dashboard's annotations request runs first, then the panels load their plugin and data.
+// `gap=<ms>` puts a pause between the two, as Grafana 12.2 has.
 // `noise=0` turns off the bookkeeping a Grafana app keeps doing after the panels are drawn.
 import './boot';
 import '@fontsource/inter/latin-400.css';
@@ -117,6 +118,10 @@ async function start(): Promise<void> {
   );
   if (q.get('noise') !== '0') bookkeeping();
   await annotations().catch(() => {});
+  // `gap=<ms>`: the panels come this much later, with nothing in flight and the query count
+  // at 0 meanwhile, as on Grafana 12.2 d-solo pages (~440 ms there).
+  const gap = Number(q.get('gap')) || 0;
+  if (gap > 0) await new Promise((r) => setTimeout(r, gap));
   scene.setState({ body: body() });
   reportDone();
 }

@@ -54,4 +54,14 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
+if [[ "${1:-}" == "--test" ]]; then
+  # Test-only: stand-in pages built from Grafana's own npm packages (test/grafana-components,
+  # ~470 packages), installed and bundled here so the demo's install never pays for them.
+  # Both steps are skipped when nothing changed.
+  gc=test/grafana-components
+  if [[ ! -d $gc/node_modules || $gc/package-lock.json -nt $gc/node_modules/.package-lock.json ]]; then
+    (cd "$gc" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  node "$gc/build.mjs"
+fi
 echo "setup: ready ($(chromium-headless-shell --version 2>/dev/null | head -1); $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2))"

@@ -2,7 +2,7 @@
 // Every command is bounded in time: a hung chromedriver must fail the render, not hang it.
 import type { DriverHandle } from './driver';
 import { withTimeout } from './driver';
-import { TRACKER_SOURCE } from '../render/pageSignals';
+import { TRACKER_SOURCE } from './pageTracker';
 import { browserWebSocketUrl, type CdpEvent } from './cdpSocket';
 import { OriginGuard, type GuardPolicy } from './originGuard';
 

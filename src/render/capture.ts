@@ -4,7 +4,7 @@
 import { OutOfTime, type BrowserSession } from '../browser/session';
 import { forbiddenUrl, grafanaUnreachable } from '../errors';
 import { CONTENT_HEIGHT_EXPRESSION, EXPAND_ROWS_EXPRESSION } from './dashboard';
-import { pageQuiet, STATE_EXPRESSION, type PageState } from './pageSignals';
+import { grafanaDone, pageQuiet, STATE_EXPRESSION, type PageState } from './pageSignals';
 import { sameFrame } from './stability';
 
 export interface StageCookie {
@@ -97,6 +97,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   let pointerParked = false;
   let animatingSince: number | undefined;
   let scheduledSince: number | undefined;
+  let announcedDone = false;
 
   try {
     while (remaining(spec.deadline) > 0) {
@@ -130,10 +131,15 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       // hint like animation, bounded the same way.
       if (state.scheduled > 0 && scheduledSince === undefined) mark('scheduled');
       scheduledSince = state.scheduled > 0 ? (scheduledSince ?? Date.now()) : undefined;
+      // Grafana keeps timers due and frames requested after its panels are drawn (DESIGN §8):
+      // once it says they are done, those hints hold nothing and pixels decide.
+      const done = grafanaDone(state) === true;
+      if (done !== announcedDone) mark(done ? 'grafana-done' : 'grafana-busy');
+      announcedDone = done;
       // A page often starts animating one frame after its data arrives: give it that frame.
       const justQuiet = Date.now() - quietSince < QUIET_SETTLE_MS;
-      const waitAnimation = animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS;
-      const waitScheduled = scheduledSince !== undefined && Date.now() - scheduledSince < MAX_SCHEDULED_WAIT_MS;
+      const waitAnimation = !done && animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS;
+      const waitScheduled = !done && scheduledSince !== undefined && Date.now() - scheduledSince < MAX_SCHEDULED_WAIT_MS;
       if ((justQuiet || waitAnimation || waitScheduled) && remaining(spec.deadline) > LAST_CHANCE_MS) {
         equalFrames = 0;
         await sleep(Math.min(BUSY_POLL_MS, remaining(spec.deadline)));
@@ -270,7 +276,18 @@ async function failedNavigation(session: BrowserSession, spec: PageSpec, what: s
   throw grafanaUnreachable(`Chrome could not load the Grafana page (${what}); check GRAFANA_URL and that Grafana is up`);
 }
 
-const LOADING: PageState = { href: '', readyState: 'loading', inflight: 1, loading: true, scrollHeight: 0, status: 0, animating: false, scheduled: 0 };
+const LOADING: PageState = {
+  href: '',
+  readyState: 'loading',
+  inflight: 1,
+  loading: true,
+  scrollHeight: 0,
+  status: 0,
+  animating: false,
+  scheduled: 0,
+  justLoaded: false,
+  grafana: { scene: false, runningQueries: null, queriesStarted: 0, vizPanels: 0, panelsRendered: null, panels: 0 },
+};
 
 /** What Chrome says when asked about a document that is just being replaced. */
 const BETWEEN_DOCUMENTS = /Not attached to an active page|aborted by navigation|Execution context was destroyed|Cannot find (default execution )?context|Inspected target navigated/i;

@@ -15,6 +15,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { BIG_HOSTS, BROKEN_PANEL_ID, dashboardByUid, GRID_BOARDS, type DashboardModel, type PanelModel } from './dashboards';
 import { csvPage, csvPageConfig } from './csv';
+import { COMPONENT_ASSETS, COMPONENT_UID_PREFIX, componentBundleBuilt, componentPage, serveComponentAsset } from './components';
 
 export interface StandinOptions {
   host?: string;
@@ -291,8 +292,11 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       sendJson(res, 400, { message: 'bad request data' });
       return;
     }
-    const panelId = String(body['panelId'] ?? '1');
-    const delay = clampMs(body['dataDelay'], dataDelayMs);
+    // The hand-drawn pages send panelId/dataDelay beside the queries; pages made of Grafana's
+    // components send Grafana's body ({ queries, from, to }) with them in the query model.
+    const first = Array.isArray(body['queries']) ? ((body['queries'][0] ?? {}) as Record<string, unknown>) : {};
+    const panelId = String(body['panelId'] ?? first['panelId'] ?? '1');
+    const delay = clampMs(body['dataDelay'] ?? first['dataDelay'], dataDelayMs);
     later(delay, res, () => {
       stats.queries.push({
         auth: auth.kind,
@@ -327,6 +331,10 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       return;
     }
     const q = url.searchParams;
+    if (kind !== 'csv' && uid.startsWith(COMPONENT_UID_PREFIX)) {
+      if (!componentBundleBuilt()) return sendJson(res, 503, { message: 'the Grafana-components bundle is not built: run bash scripts/setup.sh --test' });
+      return sendHtml(res, 200, componentPage(kind));
+    }
     if (kind === 'csv') return sendHtml(res, 200, csvPage(csvPageConfig(q, clampMs)));
     if (kind === 'panel' && q.get('panelId') === String(BROKEN_PANEL_ID)) {
       res.writeHead(500, { 'content-type': 'text/html; charset=utf-8' });
@@ -408,6 +416,13 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
         res.end('window.__standinWave && window.__standinWave();\n');
       });
       return;
+    }
+    if (path.startsWith(COMPONENT_ASSETS) && method === 'GET') return serveComponentAsset(path, res);
+    if (path === '/api/frontend-metrics' && method === 'POST') {
+      const auth = authenticate(req);
+      if (auth.kind === 'none') return apiUnauthorized(res, auth);
+      await readBody(req);
+      return sendJson(res, 200, {});
     }
     if (path === '/probe' && method === 'GET') return sendHtml(res, 200, probePage(url.searchParams.get('kind') ?? '', url.searchParams.get('to') ?? ''));
     if (path === '/goto' && method === 'GET') return redirect(res, url.searchParams.get('to') ?? '/');

@@ -281,7 +281,6 @@ const LOADING: PageState = {
   readyState: 'loading',
   inflight: 1,
   loading: true,
-  scrollHeight: 0,
   status: 0,
   animating: false,
   scheduled: 0,

@@ -28,8 +28,6 @@ export interface PageState {
   inflight: number;
   /** A visible Grafana loading indicator. */
   loading: boolean;
-  /** Full document height in CSS px, for height=-1 renders. */
-  scrollHeight: number;
   /** HTTP status of the main document (0 when unknown). */
   status: number;
   /** A requestAnimationFrame callback is pending, or a CSS animation/transition is running. */
@@ -59,14 +57,12 @@ export interface PageState {
 export const STATE_EXPRESSION = `(() => {
   const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
   const loading = Array.prototype.some.call(document.querySelectorAll(${JSON.stringify(LOADING_SELECTORS)}), visible);
-  const de = document.documentElement;
   return {
     href: location.href,
     readyState: document.readyState,
     inflight: window.__panelshot ? window.__panelshot.inflight + window.__panelshot.loading.size : 0,
     justLoaded: window.__panelshot ? performance.now() - window.__panelshot.lastResource < 50 : false,
     loading,
-    scrollHeight: de ? Math.max(de.scrollHeight, document.body ? document.body.scrollHeight : 0) : 0,
     status: (performance.getEntriesByType('navigation')[0] || {}).responseStatus || 0,
     animating: (window.__panelshot ? window.__panelshot.frames.size > 0 : false) ||
       (document.getAnimations ? document.getAnimations().some((a) => a.playState === 'running') : false),

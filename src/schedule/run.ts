@@ -147,7 +147,7 @@ async function capture(d: RunDeps, job: Job, at: Date, trigger: Trigger, claim: 
           fs.writeFileSync(path.join(claim.staging, folder, 'report.pdf'), img.body);
           rec.report = { file: `${folder}/report.pdf`, bytes: img.body.length, ms: Date.now() - t, settled: img.settled };
         } catch (e) {
-          if (signal.aborted) throw e;
+          if (signal.aborted || isDiskError(e)) throw e;
           rec.report = { file: null, ms: Date.now() - t, error: why(e) };
           errors.push(`${rec.title}: report: ${why(e)}`);
         } finally {

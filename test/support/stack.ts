@@ -26,7 +26,8 @@ export interface Rendered {
   json(): { error: string; code: string };
 }
 
-export async function startStack(env: Record<string, string> = {}, standin: StandinOptions = {}): Promise<Stack> {
+/** `envOf`: settings that need the stand-in's URL (a jobs file naming its dashboards). */
+export async function startStack(env: Record<string, string> = {}, standin: StandinOptions = {}, envOf?: (g: Standin) => Record<string, string>): Promise<Stack> {
   const g = await startStandin(standin);
   const logs: string[] = [];
   const sink = new Writable({
@@ -43,6 +44,7 @@ export async function startStack(env: Record<string, string> = {}, standin: Stan
     POOL_SIZE: '1',
     LOG_LEVEL: 'debug',
     ...env,
+    ...envOf?.(g),
   });
   let s: Service;
   try {

@@ -315,7 +315,7 @@ describe('scheduled captures against the stand-in', () => {
     const r = (await st.s.scheduling!.scheduler.runNow('ops-inspection')) as ScheduledRun;
     await r.delivered;
     assert.equal(r.manifest.outcome, 'failed');
-    assert.match(r.manifest.errors[0]!, /cannot reach Grafana at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    assert.match(r.manifest.errors[0]!, /cannot reach Grafana at http:\/\/127\.0\.0\.1:\d+ \((ECONNREFUSED|ECONNRESET)\)/);
     assert.match(r.manifest.dashboards[0]!.error!, /cannot reach Grafana/);
     assert.ok(fs.existsSync(path.join(r.dir, 'manifest.json')));
     // The webhook tells the failure too.

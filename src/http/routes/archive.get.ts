@@ -37,7 +37,8 @@ export function archiveGet(d: { config: Config; archive?: Archive }): RequestHan
   const matches = tokenMatcher(d.config.authTokens);
   const base = `${d.config.basePath}/archive`;
   return (req, res: Response, next) => {
-    const parts = (req.params as { rest?: string[] }).rest ?? [];
+    // `/archive/job/` and `/archive/job` are the same listing.
+    const parts = ((req.params as { rest?: string[] }).rest ?? []).filter((p, i, all) => p !== '' || i < all.length - 1);
     const [job, run, ...fileParts] = parts;
     // A signed link opens one file and nothing else.
     const exp = req.query.exp;

@@ -29,7 +29,7 @@ Usage:
   panelshot --help | --version
 
 Configuration comes from the environment and from ./.env (the environment wins).
-Endpoints: GET /render (Grafana's remote-renderer protocol), /render/csv (its CSV export), /render/dashboard, /i/<token>.<ext>,
+Endpoints: GET /render (Grafana's remote-renderer protocol), /render/csv (its CSV export), /render/dashboard, /report, /archive, /i/<token>.<ext>,
 /render/version, /healthz, /readyz, /metrics, and the status page at /.
 
 Settings:

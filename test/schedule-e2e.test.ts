@@ -158,6 +158,12 @@ describe('scheduled captures against the stand-in', () => {
 
   test('a job every 4 s: a dated run folder with report, panels and manifest, an e-mail with the PDF, a webhook with links', async () => {
     const jobDir = path.join(archiveDir, 'ops-inspection');
+    // Fair to alerts (ADR 7): while a run renders, a single /render finds a free session.
+    assert.ok(await waitForAsync(async () => st.s.scheduling!.scheduler.status()[0]!.running && st.s.pool.stats().busy > 0, 30_000), 'a run is rendering');
+    const alert = await fetch(`${st.s.url}/render?${new URLSearchParams({ url: `${st.g.url}/d-solo/alerting/x?panelId=1`, width: '400', height: '200' })}`, { headers: { 'X-Auth-Token': TOKEN } });
+    assert.equal(alert.status, 200);
+    const queueMs = Number(/queue;dur=(\d+)/.exec(alert.headers.get('server-timing') ?? '')?.[1]);
+    assert.ok(queueMs < 500, `an alert's render waited ${queueMs} ms for Chrome behind the scheduled run`);
     assert.ok(await waitForAsync(async () => fs.existsSync(jobDir) && fs.readdirSync(jobDir).some((e) => /^\d{4}-\d\d-\d\dT\d{4,6}Z$/.test(e)), 60_000), 'a run was archived');
     const run = fs.readdirSync(jobDir).filter((e) => !e.startsWith('.')).sort()[0]!;
     const dir = path.join(jobDir, run);
@@ -370,6 +376,10 @@ describe('SIGKILL in the middle of a run', () => {
       svc = await spawnService(g.url, undefined, { JOBS_FILE: jobsFile, ARCHIVE_DIR: archiveDir });
       assert.deepEqual(fs.readdirSync(partial), []);
       assert.deepEqual(fs.readdirSync(jobDir), []);
+      // SIGHUP (systemctl reload) reads the jobs file again.
+      fs.writeFileSync(jobsFile, yaml('0 0 1 1 *') + yaml('0 12 * * *').replace('jobs:\n', '').replace('name: killed', 'name: added'));
+      svc.proc.kill('SIGHUP');
+      assert.ok(await waitForAsync(async () => ((await (await fetch(`${svc.url}/status.json`)).json()) as { jobs: { name: string }[] }).jobs.length === 2, 10_000), 'the added job is scheduled');
     } finally {
       svc.proc.kill('SIGTERM');
       await svc.exited;

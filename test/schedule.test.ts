@@ -126,8 +126,14 @@ describe('the jobs file', () => {
     assert.match(line.msg, /job "morning-inspection": timezone/);
     const usage = cli(['jobs', 'frobnicate']);
     assert.equal(usage.status, 2);
+    assert.match(cli(['--help']).stdout, /panelshot jobs list \| run <name> \| check \[FILE\]/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+});
+
+test('systemctl reload sends SIGHUP (ExecReload=)', () => {
+  const unit = fs.readFileSync(path.join(root, 'systemd', 'panelshot.service'), 'utf8');
+  assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
 });
 
 describe('the clock', () => {

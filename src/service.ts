@@ -19,7 +19,7 @@ import { RenderCache } from './render/cache';
 import { prepareDownloadsParent } from './render/csv';
 import { watchdog } from './browser/watchdog';
 import { chromeHomeTrusting } from './browser/trust';
-import { createScheduling, type Scheduling } from './schedule';
+import { checkArchiveDir, createScheduling, type Scheduling } from './schedule';
 import { loadJobs } from './schedule/jobs';
 
 export const VERSION: string = require('../package.json').version;
@@ -54,6 +54,7 @@ export interface Service {
 export async function startService(config: Config, logger: Logger = createLogger(config.logLevel), opts: { schedule?: boolean } = {}): Promise<Service> {
   // A bad jobs file stops the start (exit 78) before any Chrome is started.
   const jobs = config.jobsFile ? loadJobs(config.jobsFile, config) : undefined;
+  if (jobs) checkArchiveDir(config.archiveDir);
   // With a Grid, Chrome and chromedriver live on its nodes; CHROME_BIN, if set, names the
   // binary there.
   const binaries: Binaries = config.seleniumRemoteUrl

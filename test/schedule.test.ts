@@ -124,6 +124,9 @@ describe('the jobs file', () => {
     const line = JSON.parse(lines[0]!);
     assert.equal(line.event, 'config_invalid');
     assert.match(line.msg, /job "morning-inspection": timezone/);
+    const noArchive = cli([], { JOBS_FILE: good, ARCHIVE_DIR: '/dev/null/archive' });
+    assert.equal(noArchive.status, 78, noArchive.stdout + noArchive.stderr);
+    assert.match(JSON.parse(noArchive.stdout.trim()).msg, /ARCHIVE_DIR \/dev\/null\/archive cannot be written \(ENOTDIR\)/);
     const usage = cli(['jobs', 'frobnicate']);
     assert.equal(usage.status, 2);
     assert.match(cli(['--help']).stdout, /panelshot jobs list \| run <name> \| check \[FILE\]/);

@@ -1,7 +1,8 @@
 // Scheduled captures, wired: the jobs file, the archive, the clock, and what a run is (capture
 // and commit, prune, deliver, record the deliveries in the manifest). service.ts makes one
 // when JOBS_FILE is set; `panelshot jobs run` uses the same without timers.
-import type { Config } from '../config';
+import fs from 'node:fs';
+import { ConfigError, type Config } from '../config';
 import type { GrafanaApiDeps } from '../grafana/dashboards';
 import type { Logger } from '../logger';
 import type { BatchGate } from '../render/batch';
@@ -33,8 +34,19 @@ export interface SchedulingDeps {
   timers?: boolean;
 }
 
+/** An archive that cannot be written is a configuration problem: start-up stops (exit 78). */
+export function checkArchiveDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new ConfigError(`invalid configuration: ARCHIVE_DIR ${dir} cannot be written (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
 /** Reads the jobs (a ConfigError when invalid) and prepares the archive; start() arms the clock. */
 export function createScheduling(d: SchedulingDeps, jobs: Job[] = loadJobs(d.config.jobsFile!, d.config)): Scheduling {
+  checkArchiveDir(d.config.archiveDir);
   const archive = new Archive(d.config.archiveDir);
   const removed = archive.cleanLeftovers();
   if (removed.length) d.logger.info({ event: 'archive_cleaned', removed: removed.length, paths: removed.slice(0, 20) }, 'removed what an interrupted run left in the archive');

@@ -2,7 +2,8 @@
 // `panelshot jobs check`), the clock in a job's timezone across DST with an injected clock,
 // skip-on-overlap and catch-up, the archive's lock, leftovers and pruning, archive links.
 // The run itself is a stand-in function here (what a run does is checked end to end in
-// schedule-e2e.test.ts); its timing and the archive on disk are real.
+// schedule-e2e.test.ts); its timing and the archive on disk are real. Delivery's size
+// limit and allow-list are checked against a real SMTP server and webhook receiver.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,10 +15,11 @@ import { ConfigError, loadConfig } from '../src/config';
 import { signArchiveLink, verifyArchiveLink } from '../src/links/archive';
 import { createLogger } from '../src/logger';
 import { Archive, runName, runTime } from '../src/schedule/archive';
-import { fillTemplate } from '../src/schedule/deliver';
+import { deliver, fillTemplate } from '../src/schedule/deliver';
 import { parseJobs, type Job } from '../src/schedule/jobs';
 import type { Manifest, RunResult, Trigger } from '../src/schedule/run';
 import { missedOccurrence, nextOccurrence, Scheduler } from '../src/schedule/scheduler';
+import { makePki, startHookReceiver, startSmtp } from './support/mail';
 
 const root = path.join(__dirname, '..');
 const config = loadConfig({ GRAFANA_URL: 'http://grafana:3000/', SMTP_URL: 'smtp://u:p@mail:587', SMTP_FROM: 'ps@example.com', WEBHOOK_ALLOW: 'chat.example.com' });
@@ -332,4 +334,56 @@ test('archive links: good for one file until they expire; changed, expired or re
 test('subject templates fill job, dashboards and the range, and never break the header line', () => {
   const m = { job: 'j', run: 'r', dashboards: [{ url: 'u', title: 'Node' }], range: { from: '2026-12-06T09:00:00.000+08:00', to: '2026-12-07T09:00:00.000+08:00' }, outcome: 'ok' } as unknown as Manifest;
   assert.equal(fillTemplate('Inspection {{dashboard}} {{from}} – {{to}}\r\nBcc: x', m), 'Inspection Node 2026-12-06 09:00 – 2026-12-07 09:00 Bcc: x');
+});
+
+describe('delivery (a real SMTP server and webhook receiver on loopback, no Chrome)', () => {
+  test('a report over MAIL_ATTACH_MAX_BYTES is linked, not attached; a webhook off WEBHOOK_ALLOW is never called', async () => {
+    const dir = tmp('ps-deliver-');
+    const pki = makePki(dir);
+    const smtp = await startSmtp(pki, 'u', 'mail-pass-Lk22');
+    const hook = await startHookReceiver();
+    try {
+      const c = loadConfig({
+        GRAFANA_URL: 'http://grafana:3000/',
+        SMTP_URL: `smtp://u:mail-pass-Lk22@127.0.0.1:${smtp.port}`,
+        SMTP_FROM: 'ps@example.com',
+        SMTP_CA_FILE: pki.ca,
+        MAIL_ATTACH_MAX_BYTES: '1000',
+        WEBHOOK_ALLOW: 'chat.example.com',
+        LINK_SECRET: 'link-secret-of-some-length',
+        PUBLIC_URL: 'https://r.example.com/renderer',
+        DELIVERY_RETRIES: '1',
+        DELIVERY_BACKOFF_MS: '50',
+      });
+      const runDir = path.join(dir, 'run');
+      fs.mkdirSync(path.join(runDir, '01-node'), { recursive: true });
+      fs.writeFileSync(path.join(runDir, '01-node', 'report.pdf'), Buffer.alloc(5000, 1));
+      const m = {
+        job: 'j', run: '2026-12-07T0100Z', trigger: 'schedule', scheduledAt: '', startedAt: '', finishedAt: '', ms: 1, timezone: 'UTC', outcome: 'ok', errors: [],
+        range: { from: '2026-12-06T01:00:00.000Z', to: '2026-12-07T01:00:00.000Z', fromMs: 0, toMs: 0 },
+        dashboards: [{ url: 'u', title: 'Node', report: { file: '01-node/report.pdf', bytes: 5000, ms: 1 }, panels: [] }],
+        deliveries: [{ kind: 'email', target: 'ops@example.com', outcome: 'pending', attempts: 0 }, { kind: 'webhook', target: 'chat.example.com', outcome: 'pending', attempts: 0 }],
+      } as unknown as Manifest;
+      // The job was valid when read; WEBHOOK_ALLOW no longer has the receiver's host.
+      const job = { deliver: { email: { to: ['ops@example.com'], subject: '{{job}} {{outcome}}' }, webhook: { url: new URL(hook.url) } } } as unknown as Job;
+      const { lines, logger } = logSink();
+      await deliver({ config: c, logger }, job, m, runDir);
+      assert.deepEqual(m.deliveries.map((x) => [x.kind, x.outcome, x.attempts]), [['email', 'delivered', 1], ['webhook', 'failed', 2]]);
+      assert.match(m.deliveries[1]!.error!, /not in WEBHOOK_ALLOW/);
+      assert.equal(hook.bodies.length, 0, 'the receiver was never called');
+      const [got] = smtp.mails;
+      assert.equal(got!.mail.subject, 'j ok');
+      assert.equal(got!.mail.attachments.length, 0);
+      const link = /Report Node \(5 KiB, too large to attach\): (\S+)/.exec(got!.mail.text!)?.[1];
+      assert.ok(link, got!.mail.text);
+      const u = new URL(link);
+      assert.equal(u.pathname, '/renderer/archive/j/2026-12-07T0100Z/01-node/report.pdf');
+      verifyArchiveLink('j/2026-12-07T0100Z/01-node/report.pdf', u.searchParams.get('exp')!, u.searchParams.get('sig')!, ['link-secret-of-some-length'], c.linkMaxTtlS);
+      assert.ok(!lines.join('\n').includes('mail-pass-Lk22'));
+    } finally {
+      await smtp.close();
+      await hook.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

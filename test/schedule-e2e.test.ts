@@ -54,7 +54,6 @@ describe('scheduled captures against the stand-in', () => {
   let work: string;
   let archiveDir: string;
   let jobsFile: string;
-  let first: { run: string; dir: string; manifest: Manifest };
 
   before(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-sched-'));
@@ -107,10 +106,9 @@ describe('scheduled captures against the stand-in', () => {
     const queueMs = Number(/queue;dur=(\d+)/.exec(alert.headers.get('server-timing') ?? '')?.[1]);
     assert.ok(queueMs < 500, `an alert's render waited ${queueMs} ms for Chrome behind the scheduled run`);
     assert.ok(await waitForAsync(async () => fs.existsSync(jobDir) && fs.readdirSync(jobDir).some((e) => /^\d{4}-\d\d-\d\dT\d{4,6}Z$/.test(e)), 60_000), 'a run was archived');
-    const run = fs.readdirSync(jobDir).filter((e) => !e.startsWith('.')).sort()[0]!;
+    const run = st.s.scheduling!.archive.runs('ops-inspection').at(-1)!.run;
     const dir = path.join(jobDir, run);
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
-    first = { run, dir, manifest };
     assert.equal(manifest.job, 'ops-inspection');
     assert.equal(manifest.trigger, 'schedule');
     assert.equal(manifest.outcome, 'ok', JSON.stringify(manifest.errors));
@@ -186,7 +184,10 @@ describe('scheduled captures against the stand-in', () => {
     const jobs = (await (await fetch(`${base}/archive`, { headers: auth })).json()) as { jobs: { job: string; runs: number }[] };
     assert.equal(jobs.jobs[0]!.job, 'ops-inspection');
     const runs = (await (await fetch(`${base}/archive/ops-inspection`, { headers: auth })).json()) as { runs: { run: string; outcome: string; panels: number }[] };
-    assert.ok(runs.runs.some((r) => r.run === first.run && r.outcome === 'ok' && r.panels === 4));
+    // The newest run: the scheduler may be pruning the oldest (keep: 3) meanwhile.
+    const newest = runs.runs[0]!;
+    assert.deepEqual([newest.outcome, newest.panels], ['ok', 4]);
+    const first = newest;
     const files = (await (await fetch(`${base}/archive/ops-inspection/${first.run}/`, { headers: auth })).json()) as { files: { file: string }[] };
     assert.deepEqual(files.files.map((f) => f.file), ['manifest.json', '01-dashboard-sched/panel-1.png', '01-dashboard-sched/panel-2.png', '01-dashboard-sched/panel-3.png', '01-dashboard-sched/panel-4.png', '01-dashboard-sched/report.pdf']);
     const png = await fetch(`${base}/archive/ops-inspection/${first.run}/01-dashboard-sched/panel-2.png`, { headers: auth });

@@ -235,6 +235,43 @@ export const KEYS = {
     default: 'on',
     doc: 'The status page at / (pool, recent renders, a render form). Beyond loopback it asks for an AUTH_TOKEN value by HTTP Basic auth (any user name).',
   },
+  JOBS_FILE: {
+    schema: optionalString.refine((v) => v === undefined || fs.existsSync(v), 'must name a readable YAML file'),
+    doc: 'Scheduled captures (README "Scheduled captures"): a YAML file of jobs, checked at start (exit 78 when invalid) and reloaded on SIGHUP. Unset = no scheduler.',
+    example: '/etc/panelshot/jobs.yaml',
+  },
+  ARCHIVE_DIR: {
+    schema: z.string().trim().min(1, 'must name a directory'),
+    default: '/var/lib/panelshot/archive',
+    doc: 'Where scheduled runs are kept, as <job>/<UTC start>/ (report, panel images, manifest.json); served at GET /archive.',
+  },
+  SMTP_URL: {
+    schema: optionalString.refine((v) => v === undefined || /^smtps?:\/\/[^/]/.test(v), 'must be an smtp:// (STARTTLS) or smtps:// URL'),
+    doc: 'Mail server for job deliveries, e.g. smtp://user:password@mail.example.com:587 (STARTTLS is required on smtp://). Never logged.',
+    example: 'smtp://panelshot:secret@mail.example.com:587',
+  },
+  SMTP_FROM: { schema: optionalString, doc: 'Sender address of job e-mails.', example: 'panelshot <panelshot@example.com>' },
+  SMTP_CA_FILE: {
+    schema: optionalString.refine((v) => v === undefined || fs.existsSync(v), 'must name a readable PEM file'),
+    doc: 'Extra CA certificate (PEM) that the mail server\'s certificate is checked against (a private CA).',
+    example: '/etc/panelshot/mail-ca.pem',
+  },
+  MAIL_ATTACH_MAX_BYTES: {
+    schema: int(0, 100_000_000),
+    default: '10000000',
+    doc: 'Largest report attached to a job e-mail; a bigger one is sent as a signed link only.',
+  },
+  WEBHOOK_ALLOW: {
+    schema: z.string(),
+    default: '',
+    doc: 'Hosts (host or host:port, comma-separated) that job webhooks may call; any other is refused when the jobs file is read.',
+  },
+  DELIVERY_RETRIES: { schema: int(0, 20), default: '5', doc: 'How often a failed e-mail or webhook delivery is tried again.' },
+  DELIVERY_BACKOFF_MS: {
+    schema: int(1, 3_600_000),
+    default: '30000',
+    doc: 'Wait before the first retry of a delivery; it doubles with each retry.',
+  },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
     default: 'info',
@@ -293,6 +330,17 @@ export interface Config {
   linkMaxTtlS: number;
   statusPage: boolean;
   logLevel: string;
+  jobsFile?: string;
+  archiveDir: string;
+  /** Carries the mail password: never logged. */
+  smtpUrl?: string;
+  smtpFrom?: string;
+  smtpCaFile?: string;
+  mailAttachMaxBytes: number;
+  /** Lower-case hosts (host or host:port). */
+  webhookAllow: string[];
+  deliveryRetries: number;
+  deliveryBackoffMs: number;
 }
 
 /**
@@ -374,6 +422,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = loadDotenv()): Config {
     linkMaxTtlS: v.LINK_MAX_TTL_S,
     statusPage: v.STATUS_PAGE === 'on',
     logLevel: v.LOG_LEVEL,
+    jobsFile: v.JOBS_FILE,
+    archiveDir: path.resolve(v.ARCHIVE_DIR),
+    smtpUrl: v.SMTP_URL,
+    smtpFrom: v.SMTP_FROM,
+    smtpCaFile: v.SMTP_CA_FILE,
+    mailAttachMaxBytes: v.MAIL_ATTACH_MAX_BYTES,
+    webhookAllow: v.WEBHOOK_ALLOW.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+    deliveryRetries: v.DELIVERY_RETRIES,
+    deliveryBackoffMs: v.DELIVERY_BACKOFF_MS,
   };
 }
 

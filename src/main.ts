@@ -8,6 +8,7 @@
 // line on stderr (exit 2 for a bad flag).
 import { ConfigError, describeKeys, loadConfig } from './config';
 import { UsageError } from './cli/args';
+import { jobs, JOBS_USAGE } from './cli/jobs';
 import { serve } from './cli/serve';
 import { shoot, SHOOT_USAGE } from './cli/shoot';
 import { sign, SIGN_USAGE } from './cli/sign';
@@ -23,10 +24,12 @@ Usage:
                              exits 1 when any panel failed; without --server it runs panelshot in-process
   ${SIGN_USAGE}
                              print a signed image link <PUBLIC_URL>/i/<token>.<ext> (needs LINK_SECRET, PUBLIC_URL)
+  ${JOBS_USAGE}
+                             scheduled captures of JOBS_FILE: next runs, a run now (prints its archive folder), validation
   panelshot --help | --version
 
 Configuration comes from the environment and from ./.env (the environment wins).
-Endpoints: GET /render (Grafana's remote-renderer protocol), /render/csv (its CSV export), /render/dashboard, /i/<token>.<ext>,
+Endpoints: GET /render (Grafana's remote-renderer protocol), /render/csv (its CSV export), /render/dashboard, /report, /archive, /i/<token>.<ext>,
 /render/version, /healthz, /readyz, /metrics, and the status page at /.
 
 Settings:
@@ -58,9 +61,10 @@ function errText(e: unknown): string {
 }
 
 /** A CLI subcommand: a plain line on stderr for what goes wrong. */
-async function cli(command: 'shoot' | 'sign', args: string[]): Promise<void> {
+async function cli(command: 'shoot' | 'sign' | 'jobs', args: string[]): Promise<void> {
   try {
     if (command === 'sign') process.stdout.write(`${sign(args)}\n`);
+    else if (command === 'jobs') process.exitCode = await jobs(args);
     else process.exitCode = await shoot(args);
   } catch (e) {
     process.stderr.write(`panelshot ${command}: ${e instanceof UsageError || e instanceof ConfigError ? e.message : `failed: ${errText(e)}`}\n`);
@@ -70,7 +74,7 @@ async function cli(command: 'shoot' | 'sign', args: string[]): Promise<void> {
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
-  if (command === 'shoot' || command === 'sign') return cli(command, rest);
+  if (command === 'shoot' || command === 'sign' || command === 'jobs') return cli(command, rest);
   const args = command === 'serve' ? rest : process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h') || command === 'help') {
     process.stdout.write(HELP);

@@ -19,6 +19,8 @@ import { RenderCache } from './render/cache';
 import { prepareDownloadsParent } from './render/csv';
 import { watchdog } from './browser/watchdog';
 import { chromeHomeTrusting } from './browser/trust';
+import { checkArchiveDir, createScheduling, type Scheduling } from './schedule';
+import { loadJobs } from './schedule/jobs';
 
 export const VERSION: string = require('../package.json').version;
 
@@ -42,11 +44,17 @@ export interface Service {
   pool: BrowserPool;
   logger: Logger;
   binaries: Binaries;
+  /** Scheduled captures, when JOBS_FILE is set. */
+  scheduling?: Scheduling;
   /** Stops accepting, lets in-flight renders finish within `graceMs`, quits every Chrome. */
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<Service> {
+/** `schedule: false`: jobs are read and can be run (`panelshot jobs run`), but none starts on its own. */
+export async function startService(config: Config, logger: Logger = createLogger(config.logLevel), opts: { schedule?: boolean } = {}): Promise<Service> {
+  // A bad jobs file stops the start (exit 78) before any Chrome is started.
+  const jobs = config.jobsFile ? loadJobs(config.jobsFile, config) : undefined;
+  if (jobs) checkArchiveDir(config.archiveDir);
   // With a Grid, Chrome and chromedriver live on its nodes; CHROME_BIN, if set, names the
   // binary there.
   const binaries: Binaries = config.seleniumRemoteUrl
@@ -107,6 +115,9 @@ export async function startService(config: Config, logger: Logger = createLogger
   // panelshot left there goes now.
   const downloads = prepareDownloadsParent();
   const renderer = new Renderer({ config, pool, login, cache, downloads });
+  const grafana = { grafanaUrl: config.grafanaUrl, http: grafanaHttp, login, token: config.grafanaToken };
+  const batchGate = new BatchGate(Math.max(1, config.poolSize - 1));
+  const scheduling = jobs && createScheduling({ config, renderer, grafana, gate: batchGate, logger, timers: opts.schedule !== false }, jobs);
 
   /** Grafana reachable, and accepting whatever credentials direct calls will use. */
   async function grafanaReady(): Promise<string | undefined> {
@@ -128,8 +139,9 @@ export async function startService(config: Config, logger: Logger = createLogger
     logger,
     metrics,
     renderer,
-    grafana: { grafanaUrl: config.grafanaUrl, http: grafanaHttp, login, token: config.grafanaToken },
-    batchGate: new BatchGate(Math.max(1, config.poolSize - 1)),
+    grafana,
+    batchGate,
+    scheduling,
     version: VERSION,
     status: () => ({ pool: pool.stats(), warm: pool.warm }),
     snapshot: async () => ({
@@ -137,6 +149,7 @@ export async function startService(config: Config, logger: Logger = createLogger
       chromeMemoryMiB: Math.round(pool.memoryMiB()),
       recycles: (await metrics.chromeRestarts.get()).values.reduce((n, v) => n + v.value, 0),
       cache: cache?.stats(),
+      jobs: scheduling?.scheduler.status(),
     }),
     ready: async () => (await pool.notReady()) ?? grafanaReady(),
     refreshMetrics: () => {
@@ -188,6 +201,7 @@ export async function startService(config: Config, logger: Logger = createLogger
   const host = listenHost.includes(':') ? `[${listenHost}]` : listenHost;
   const address = `${config.tls ? 'https' : 'http'}://${host}:${port}${config.basePath}`;
   logger.info({ event: 'listening', address, socket: fd !== undefined ? 'systemd' : 'own', version: VERSION }, 'panelshot is listening');
+  if (scheduling && opts.schedule !== false) scheduling.scheduler.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -196,6 +210,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     pool,
     logger,
     binaries,
+    scheduling,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         logger.info({ event: 'stopping', graceMs }, 'stopping: no new requests, draining');
@@ -209,6 +224,8 @@ export async function startService(config: Config, logger: Logger = createLogger
         const grace = new Promise<void>((r) => setTimeout(r, graceMs).unref());
         await Promise.race([closed, grace]);
         server.closeAllConnections();
+        // A run in flight is cancelled: its staged files go, nothing half-written is archived.
+        await scheduling?.scheduler.stop();
         await Promise.race([pool.stop(), new Promise<void>((r) => setTimeout(r, 5000).unref())]);
         watchdog.release();
         if (chromeEnv.HOME) fs.rmSync(chromeEnv.HOME, { recursive: true, force: true });

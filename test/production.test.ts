@@ -2,13 +2,14 @@
 // replayed exactly as Grafana builds them), behind Debian's real nginx under a path
 // prefix, and TLS on both sides. Plus what an operator watches: logs, metrics, /readyz.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startStandin, type Standin } from './standin/grafana';
+import { makePki } from './support/pki';
 import { waitFor } from './support/processes';
 import { nginxBin } from './support/nginx';
 import { pngSize, startStack, type Stack } from './support/stack';
@@ -261,16 +262,6 @@ describe('TLS', () => {
 });
 
 
-/** A throwaway CA and a certificate for 127.0.0.1 signed by it (openssl). */
-function makePki(dir: string): { ca: string; cert: string; key: string } {
-  const f = (n: string) => path.join(dir, n);
-  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=panelshot test CA']);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
-  fs.writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '2', '-extfile', f('ext.cnf')]);
-  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
-}
 
 function httpsGet(url: string, caFile: string): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {

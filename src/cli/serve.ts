@@ -1,5 +1,5 @@
 // `panelshot serve` (or no subcommand: systemd's `node dist/main.js`): the service itself,
-// with an orderly shutdown on SIGTERM/SIGINT.
+// with an orderly shutdown on SIGTERM/SIGINT, and the jobs file reloaded on SIGHUP.
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { startService } from '../service';
@@ -19,5 +19,10 @@ export async function serve(config: Config, logger: Logger, drainGraceMs: number
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // systemctl reload (ExecReload=): the jobs file is read again; a bad one keeps the jobs in force.
+  process.on('SIGHUP', () => {
+    logger.info({ event: 'signal', signal: 'SIGHUP' }, service.scheduling ? 'reloading the jobs file' : 'SIGHUP: no JOBS_FILE, nothing to reload');
+    service.scheduling?.reload();
+  });
   process.on('unhandledRejection', (e) => logger.error({ event: 'unhandled_rejection', err: String((e as Error)?.message ?? e).slice(0, 500) }, 'unhandled rejection'));
 }

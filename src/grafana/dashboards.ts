@@ -9,7 +9,7 @@
 // `d-solo/<uid>/<slug>?panelId=15&var-host=web-2`. That page draws exactly that clone, on
 // every Grafana version that has d-solo.
 import type { AxiosInstance } from 'axios';
-import { badRequest, grafanaAuthRejected, grafanaUnreachable, notFound } from '../errors';
+import { badRequest, grafanaAuthRejected, grafanaUnreachable, notFound, PanelshotError } from '../errors';
 import type { GrafanaLogin } from './login';
 
 export interface PanelJob {
@@ -72,6 +72,8 @@ export async function fetchDashboard(d: GrafanaApiDeps, uid: string, orgId: stri
       res = await d.http.get(new URL(path, d.grafanaUrl).toString(), { headers: { ...headers, ...auth, Accept: 'application/json' }, timeout: 10_000, maxRedirects: 0, validateStatus: () => true });
     }
   } catch (e) {
+    // The login's own answer already says what went wrong (e.g. "… (ECONNREFUSED)").
+    if (e instanceof PanelshotError) throw e;
     if ((e as { code?: string }).code && !(e as { status?: number }).status) throw grafanaUnreachable(`cannot reach Grafana at ${d.grafanaUrl.origin} (${(e as { code?: string }).code})`);
     throw e;
   }

@@ -24,6 +24,8 @@ import { statusGet } from './routes/status.get';
 import { statusJsonGet, type StatusSnapshot } from './routes/statusJson.get';
 import { statusRenderGet } from './routes/statusRender.get';
 import { versionGet } from './routes/version.get';
+import { archiveGet } from './routes/archive.get';
+import type { Scheduling } from '../schedule';
 
 export interface AppDeps {
   config: Config;
@@ -33,6 +35,8 @@ export interface AppDeps {
   /** panelshot's own way into Grafana's API (dashboard models for batches). */
   grafana: GrafanaApiDeps;
   batchGate: BatchGate;
+  /** Scheduled captures and their archive (GET /archive), when JOBS_FILE is set. */
+  scheduling?: Scheduling;
   version: string;
   /** Pool, memory, recycles and cache for the status page. */
   snapshot(): Promise<StatusSnapshot>;
@@ -76,6 +80,8 @@ export function createApp(d: AppDeps): express.Express {
     routes.get('/status.json', statusAuth, statusJsonGet(d.snapshot, recent));
     routes.get('/status/render', statusAuth, statusRenderGet(deps));
   }
+  // The archive of scheduled runs: its own token check, as signed links open files without one.
+  routes.get(['/archive', '/archive/{*rest}'], archiveGet({ config: d.config, archive: d.scheduling?.archive }));
   routes.post('/sanitize', requireAuthToken(d.config.authTokens), sanitizePost());
   routes.get('/healthz', healthzGet(d.status));
   routes.get('/readyz', readyzGet(d.ready));
@@ -83,7 +89,7 @@ export function createApp(d: AppDeps): express.Express {
   app.use(d.config.basePath || '/', routes);
 
   // A path under /i/ may be a link (a capability): it is not echoed back.
-  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/csv, /render/dashboard, /report, /render/version, /healthz, /readyz, /metrics`)));
+  app.use((req, _res, next) => next(new PanelshotError('not_found', `no route for ${req.method} ${req.path.replace(/\/i\/.*/, '/i/…').slice(0, 100)}; panelshot serves GET ${d.config.basePath}/render, /render/csv, /render/dashboard, /report, /archive, /render/version, /healthz, /readyz, /metrics`)));
 
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     // express's own parser errors (e.g. malformed percent-encoding) carry a 4xx status.

@@ -40,6 +40,8 @@ export interface DashboardModel {
   templating: { list: { name: string; type: string; multi?: boolean; includeAll?: boolean; current: { text: string[] | string; value: string[] | string }; options: { text: string; value: string; selected: boolean }[] }[] };
   time: { from: string; to: string };
   timezone: string;
+  /** Grafana counts each save; the API answers the saved version (scheduled runs record it). */
+  version?: number;
 }
 
 export interface DashboardResponse {
@@ -162,6 +164,9 @@ export const BROKEN_PANEL_ID = 500;
  * replaced by BROKEN_PANEL_ID; uids starting with `utc` are the plain board saved with
  * timezone "utc" and a default range of now-2d..now.
  */
+/** The saved version every stand-in dashboard reports. */
+export const DASHBOARD_VERSION = 4;
+
 export function dashboardByUid(uid: string): DashboardResponse | undefined {
   if (uid.startsWith('missing')) return undefined;
   const boards: Record<string, () => DashboardModel> = { big: bigDashboard, ten: tenDashboard, thirty: thirtyDashboard, rows: rowsDashboard };
@@ -170,6 +175,7 @@ export function dashboardByUid(uid: string): DashboardResponse | undefined {
   if (uid === 'flaky') dashboard.panels[2]!.id = BROKEN_PANEL_ID;
   // A board saved with its own timezone and default range (what a report falls back to).
   if (uid.startsWith('utc')) Object.assign(dashboard, { timezone: 'utc', time: { from: 'now-2d', to: 'now' } });
+  dashboard.version = DASHBOARD_VERSION;
   const slug = slugify(dashboard.title);
   return { dashboard, meta: { slug, url: `/d/${encodeURIComponent(uid)}/${slug}`, folderTitle: 'General' } };
 }

@@ -36,6 +36,8 @@ export interface StackOptions {
    * service that is not ready on purpose (a full Grid, Grafana down).
    */
   ready?: boolean;
+  /** Settings that need the stand-in's URL (a jobs file naming its dashboards). */
+  envOf?: (g: Standin) => Record<string, string>;
 }
 
 /** How long a stack may take to become ready: Chrome start-up on a loaded 2-core machine. */
@@ -58,6 +60,7 @@ export async function startStack(env: Record<string, string> = {}, standin: Stan
     POOL_SIZE: '1',
     LOG_LEVEL: 'debug',
     ...env,
+    ...opts.envOf?.(g),
   });
   let s: Service;
   try {

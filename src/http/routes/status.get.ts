@@ -1,5 +1,5 @@
 // GET / — the status page: the pool, the render cache, the last renders, and a form that
-// renders a URL and shows the picture with its Server-Timing as a small bar chart. Plain
+// renders a URL and shows the picture (and, with JOBS_FILE, each job's next run and last outcome) with its Server-Timing as a small bar chart. Plain
 // HTML and a few lines of script, no build step; the numbers refresh from /status.json.
 import type { RequestHandler } from 'express';
 
@@ -36,6 +36,9 @@ form input[name=url] { width: 36em; } img#shot { max-width: 100%; border: 1px so
 <div id="timing"></div>
 <img id="shot" alt="rendered panel">
 
+<div id="jobsBox" hidden><h2>Scheduled captures</h2>
+<table id="jobs"><thead><tr><th>job</th><th>schedule</th><th>timezone</th><th>next run (UTC)</th><th>last run</th><th>outcome</th></tr></thead><tbody></tbody></table></div>
+
 <h2>Last renders</h2>
 <table id="recent"><thead><tr><th>time</th><th>via</th><th>outcome</th><th>size</th><th>format</th><th class="num">bytes</th><th class="num">queue</th><th class="num">data</th><th class="num">stable</th><th class="num">total ms</th><th>page</th></tr></thead><tbody></tbody></table>
 <script>
@@ -48,6 +51,14 @@ async function refresh() {
   $('memory').textContent = s.chromeMemoryMiB + ' MiB';
   $('recycles').textContent = s.recycles;
   $('cache').textContent = s.cache ? s.cache.entries + ' images, ' + Math.round(s.cache.bytes / 1024) + ' KiB' : 'off';
+  $('jobsBox').hidden = !s.jobs;
+  document.querySelector('#jobs tbody').replaceChildren(...(s.jobs || []).map((j) => {
+    const tr = document.createElement('tr'); const last = j.last || {};
+    tr.append(cell(j.name), cell(j.schedule), cell(j.timezone), cell(j.next ? j.next.slice(0, 19).replace('T', ' ') : 'never'),
+      cell(j.running ? 'running now' : (last.run || (last.at ? last.at.slice(0, 19).replace('T', ' ') : '–'))),
+      cell(last.outcome ? last.outcome + (last.error ? ': ' + last.error : '') : '–', last.outcome === 'ok' ? 'ok' : last.outcome ? 'bad' : ''));
+    return tr;
+  }));
   const body = document.querySelector('#recent tbody');
   body.replaceChildren(...s.recent.map((r) => {
     const tr = document.createElement('tr'); const t = r.timings || {};

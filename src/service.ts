@@ -19,6 +19,7 @@ import { RenderCache } from './render/cache';
 import { prepareDownloadsParent } from './render/csv';
 import { watchdog } from './browser/watchdog';
 import { chromeHomeTrusting } from './browser/trust';
+import { startTracing } from './tracing';
 
 export const VERSION: string = require('../package.json').version;
 
@@ -55,6 +56,9 @@ export async function startService(config: Config, logger: Logger = createLogger
   logger.info({ event: 'binaries', chrome: binaries.chrome, chromeVersion: binaries.chromeVersion, chromedriver: binaries.chromedriver, grid: config.seleniumRemoteUrl && redactUrl(config.seleniumRemoteUrl) }, 'found Chrome and chromedriver');
   if (config.seleniumRemoteUrl) await checkGrid(config.seleniumRemoteUrl);
   const metrics = createMetrics();
+  // Traces only when OTEL_* asks for them (a wrong OTEL_* stops the start here, exit 78);
+  // otherwise nothing of OpenTelemetry is loaded.
+  const tracing = await startTracing(VERSION, logger);
 
   // TLS towards Grafana: the same trust for the login client and for Chrome.
   const ca = config.grafanaCaFile ? fs.readFileSync(config.grafanaCaFile) : undefined;
@@ -124,6 +128,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     return token && res.status === 401 ? 'Grafana rejects GRAFANA_TOKEN (401)' : `Grafana answered ${res.status} to GET ${new URL(url).pathname}`;
   }
   const app = createApp({
+    trace: tracing?.middleware,
     config,
     logger,
     metrics,
@@ -211,6 +216,7 @@ export async function startService(config: Config, logger: Logger = createLogger
         server.closeAllConnections();
         await Promise.race([pool.stop(), new Promise<void>((r) => setTimeout(r, 5000).unref())]);
         watchdog.release();
+        await tracing?.shutdown();
         if (chromeEnv.HOME) fs.rmSync(chromeEnv.HOME, { recursive: true, force: true });
         logger.info({ event: 'stopped' }, 'panelshot stopped');
       })();

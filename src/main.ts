@@ -14,20 +14,26 @@ import { sign, SIGN_USAGE } from './cli/sign';
 import { createLogger, type Logger } from './logger';
 import { VERSION } from './service';
 
-const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to PNG, JPEG or WebP with warm headless Chrome.
+const SHOOT_HELP = `  ${SHOOT_USAGE}
+                             every panel of a dashboard (or one panel) into a directory, with manifest.json;
+                             exits 1 when any panel failed; without --server it runs panelshot in-process`;
+const SIGN_HELP = `  ${SIGN_USAGE}
+                             print a signed image link <PUBLIC_URL>/i/<token>.<ext> (needs LINK_SECRET, PUBLIC_URL)`;
+
+const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to PNG, JPEG, WebP or PDF with warm headless Chrome.
 
 Usage:
   panelshot [serve]          run the service (what systemd runs as \`node dist/main.js\`)
-  ${SHOOT_USAGE}
-                             every panel of a dashboard (or one panel) into a directory, with manifest.json;
-                             exits 1 when any panel failed; without --server it runs panelshot in-process
-  ${SIGN_USAGE}
-                             print a signed image link <PUBLIC_URL>/i/<token>.<ext> (needs LINK_SECRET, PUBLIC_URL)
+${SHOOT_HELP}
+${SIGN_HELP}
   panelshot --help | --version
+  panelshot shoot --help | panelshot sign --help
 
 Configuration comes from the environment and from ./.env (the environment wins).
-Endpoints: GET /render (Grafana's remote-renderer protocol), /render/csv (its CSV export), /render/dashboard, /i/<token>.<ext>,
-/render/version, /healthz, /readyz, /metrics, and the status page at /.
+Endpoints: GET /render (Grafana's remote-renderer protocol; encoding=pdf for a PDF), /render/csv (its CSV export),
+/render/dashboard, /report (a dashboard as a PDF report), /i/<token>.<ext>, /render/version, /healthz, /readyz,
+/metrics, and the status page at /.
+Traces: set OTEL_EXPORTER_OTLP_ENDPOINT (and the other standard OTEL_* variables) to export OpenTelemetry spans over OTLP/HTTP.
 
 Settings:
 ${describeKeys()
@@ -59,6 +65,10 @@ function errText(e: unknown): string {
 
 /** A CLI subcommand: a plain line on stderr for what goes wrong. */
 async function cli(command: 'shoot' | 'sign', args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`Usage:\n${command === 'shoot' ? SHOOT_HELP : SIGN_HELP}\n\nConfiguration comes from the environment and from ./.env (the environment wins); see panelshot --help.\n`);
+    return;
+  }
   try {
     if (command === 'sign') process.stdout.write(`${sign(args)}\n`);
     else process.exitCode = await shoot(args);

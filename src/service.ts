@@ -56,6 +56,7 @@ export async function startService(config: Config, logger: Logger = createLogger
   logger.info({ event: 'binaries', chrome: binaries.chrome, chromeVersion: binaries.chromeVersion, chromedriver: binaries.chromedriver, grid: config.seleniumRemoteUrl && redactUrl(config.seleniumRemoteUrl) }, 'found Chrome and chromedriver');
   if (config.seleniumRemoteUrl) await checkGrid(config.seleniumRemoteUrl);
   const metrics = createMetrics();
+  metrics.memoryCeiling.set(config.recycleMemoryMb * 1024 * 1024);
   // Traces only when OTEL_* asks for them (a wrong OTEL_* stops the start here, exit 78);
   // otherwise nothing of OpenTelemetry is loaded.
   const tracing = await startTracing(VERSION, logger);

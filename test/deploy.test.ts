@@ -1,7 +1,9 @@
 // The deployment examples in docs/deploy/ (docker-compose, Kubernetes) must agree with the
 // code: env names from the config table and accepted by it, probes on /readyz and /healthz,
 // ports that match HTTP_PORT, a Grid sized for POOL_SIZE × replicas, a drain that fits.
-// No Docker or Kubernetes here: the YAML is parsed and checked (package `yaml`).
+// No Docker or Kubernetes here: the YAML is parsed and checked (package `yaml`); no
+// well-kept Kubernetes schema validator is on npm or in Debian, so the manifests are checked
+// field by field. The image and compose file run for real in scripts/container-e2e.sh (podman).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -63,6 +65,73 @@ test('Kubernetes: probes, ports, env names, rollout and Grid size agree with the
   assert.ok(Number(env.POOL_SIZE) * dep.spec.replicas <= slots, `POOL_SIZE × replicas fits ${slots} Grid slots`);
   // Idle sessions are pinged every 20 s (HEARTBEAT in src/browser/pool.ts): the node must keep them longer.
   assert.ok(Number(nodeEnv.SE_NODE_SESSION_TIMEOUT) > 20);
+});
+
+/** A cycle in depends_on (Docker Compose refuses such a file), as the path around it. */
+function dependsCycle(services: Doc): string[] | undefined {
+  const deps = (name: string): string[] => {
+    const d = services[name]?.depends_on ?? [];
+    return Array.isArray(d) ? d : Object.keys(d);
+  };
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (name: string, path: string[]): string[] | undefined => {
+    if (state.get(name) === 'open') return [...path.slice(path.indexOf(name)), name];
+    if (state.get(name) === 'done') return undefined;
+    state.set(name, 'open');
+    for (const d of deps(name)) {
+      const cycle = visit(d, [...path, name]);
+      if (cycle) return cycle;
+    }
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const name of Object.keys(services)) {
+    const cycle = visit(name, []);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+test('docker-compose: no depends_on cycle, a healthcheck every compose tool reads, an offline override that only swaps images', () => {
+  // The detector itself, on the cycle the file once had (list and map forms).
+  assert.deepEqual(dependsCycle({ panelshot: { depends_on: ['grafana'] }, grafana: { depends_on: { nginx: { condition: 'service_started' } } }, nginx: { depends_on: ['panelshot'] } }), ['panelshot', 'grafana', 'nginx', 'panelshot']);
+  assert.equal(dependsCycle({ a: { depends_on: ['b'] }, b: {} }), undefined);
+
+  const s = (parse(fs.readFileSync(path.join(dir, 'docker-compose.yml'), 'utf8')) as Doc).services;
+  const cycle = dependsCycle(s);
+  assert.equal(cycle, undefined, `depends_on cycle: ${cycle?.join(' → ')}`);
+  for (const [name, svc] of Object.entries(s as Doc)) {
+    for (const d of Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {})) assert.ok(s[d], `${name} depends on a service that exists (${d})`);
+    // podman-compose 1.0.3 rejects list forms it does not know; the string form is read by all.
+    if (svc.healthcheck) assert.equal(typeof svc.healthcheck.test, 'string', `${name}: healthcheck.test as a string`);
+  }
+  assert.match(s.panelshot.healthcheck.test, /\/healthz/);
+
+  const offline = (parse(fs.readFileSync(path.join(dir, 'docker-compose.offline.yml'), 'utf8')) as Doc).services;
+  for (const [name, svc] of Object.entries(offline as Doc)) {
+    assert.ok(s[name], `the override names an existing service (${name})`);
+    assert.ok(!('environment' in svc) && !('depends_on' in svc) && !('deploy' in svc), `${name}: the override swaps images, not settings`);
+    assert.match(svc.image, /^(localhost\/|docker\.io\/library\/node:20-bookworm-slim$)/, `${name}: a local image`);
+  }
+  assert.ok(!offline.panelshot, 'panelshot runs its own image (PANELSHOT_IMAGE)');
+});
+
+test('Dockerfile: the base users pull, Debian\'s Chrome, tini, non-root, HEALTHCHECK on /healthz, HTTP_HOST on all interfaces', () => {
+  const df = fs.readFileSync(path.join(dir, 'Dockerfile'), 'utf8');
+  const from = [...df.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+  assert.deepEqual(from, ['node:20-bookworm-slim', 'node:20-bookworm-slim']);
+  for (const pkg of ['chromium-headless-shell', 'tini', 'fonts-noto-color-emoji', 'fonts-wqy-microhei', 'chromium-driver']) assert.ok(df.includes(pkg), pkg);
+  assert.match(df, /^USER panelshot/m);
+  assert.match(df, /^HEALTHCHECK .*\n?.*\/healthz/m);
+  assert.match(df, /HTTP_HOST=0\.0\.0\.0/);
+  assert.match(df, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/opt\/panelshot\/dist\/main\.js"\]/m);
+  // The build's proxy CA argument stays in the build stage.
+  const runtime = df.slice(df.lastIndexOf('\nFROM '));
+  assert.ok(!runtime.includes('NODE_EXTRA_CA_CERTS'), 'no build-only setting in the image');
+  // Every ENV key the image sets is a panelshot setting or Node's own.
+  const env = [...runtime.matchAll(/^ENV ([\s\S]*?)(?:\n(?!\s))/gm)].flatMap((m) => [...m[1]!.matchAll(/([A-Z_]+)=/g)].map((k) => k[1]!));
+  for (const k of env) assert.ok(k in KEYS || ['NODE_ENV', 'TMPDIR', 'HOME'].includes(k), `ENV ${k}`);
+  assert.ok(env.includes('HTTP_HOST'));
 });
 
 test('docker-compose: hub, nodes, replicas behind nginx (least_conn) and Grafana, agreeing with the code', () => {

@@ -26,7 +26,8 @@ export async function sendImage(
 ): Promise<void> {
   const log = res.locals.log as Logger;
   const page = safeUrl(request.url.toString());
-  const format = encodingLabel(request.output ?? { format: 'png' });
+  // A PDF (GET /report, encoding=pdf) is printed, not encoded: it is listed as what it is.
+  const format = request.pdf ? 'pdf' : encodingLabel(request.output ?? { format: 'png' });
   try {
     const img = await deps.renderer.image(request, arrivedAt);
     const t = img.timings;

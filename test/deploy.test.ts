@@ -45,6 +45,9 @@ test('Kubernetes: probes, ports, env names, rollout and Grid size agree with the
   assert.deepEqual([c.readinessProbe.httpGet.path, c.readinessProbe.httpGet.port], ['/readyz', 'http']);
   assert.deepEqual([c.livenessProbe.httpGet.path, c.livenessProbe.httpGet.port], ['/healthz', 'http']);
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory, 'resource requests are set');
+  // The image's user (docs/deploy/Dockerfile), and Kubernetes holds it to that.
+  assert.equal(c.securityContext.runAsNonRoot, true);
+  assert.match(fs.readFileSync(path.join(dir, 'Dockerfile'), 'utf8'), new RegExp(`--uid ${c.securityContext.runAsUser} `));
   assert.ok(dep.spec.template.spec.terminationGracePeriodSeconds > DRAIN_GRACE_S, 'Kubernetes waits longer than panelshot drains');
   assert.equal(dep.spec.strategy.rollingUpdate.maxUnavailable, 0);
   const svc = find('Service', 'panelshot');

@@ -138,12 +138,12 @@ export async function startTracing(version: string, logger: Logger, env: NodeJS.
             ...(route ? { 'http.route': route } : {}),
             ...(res.get('x-request-id') ? { 'panelshot.request_id': res.get('x-request-id') } : {}),
             ...(info?.auth ? { 'panelshot.auth': info.auth } : {}),
-            ...(info?.outcome ? { 'panelshot.outcome': info.outcome } : {}),
+            ...((info?.outcome ?? res.locals.outcome) ? { 'panelshot.outcome': String(info?.outcome ?? res.locals.outcome) } : {}),
           },
         },
         parent,
       );
-      if (status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR, message: `HTTP ${status}` });
+      if (status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR, message: `HTTP ${status}${res.locals.outcome ? ` ${String(res.locals.outcome)}` : ''}` });
       if (info) {
         const ctx = api.trace.setSpan(parent, span);
         let at = info.arrivedAt;

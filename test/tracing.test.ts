@@ -122,14 +122,15 @@ describe('a render with a traceparent, exported to an OTLP/HTTP receiver', () =>
     });
     assert.equal(r.status, 200, r.body.toString().slice(0, 300));
     assert.deepEqual(await pngSize(r.body), { width: 600, height: 300, format: 'png' });
-    // A render without traceparent starts a trace of its own.
+    // A request without traceparent starts a trace of its own; a refused one says why.
     assert.equal((await st.get('/healthz')).status, 200);
+    assert.equal((await st.render({ url: '/d-solo/abc123/node-exporter', width: 'wide' })).status, 400);
     await st.stop(); // flushes the batch
 
     const spans = rx.got.flatMap((g) => g.spans);
     assert.ok(rx.got.every((g) => g.resource['service.name'] === 'panelshot-test'), 'OTEL_SERVICE_NAME is honoured');
     assert.ok(rx.got.every((g) => g.contentType.startsWith('application/json')));
-    const server = spans.find((s) => s.name === 'GET /render');
+    const server = spans.find((s) => s.name === 'GET /render' && attr(s, 'http.response.status_code') === 200);
     assert.ok(server, `a GET /render span among ${spans.map((s) => s.name).join(', ')}`);
     assert.equal(server.traceId, traceId, 'the trace Grafana started');
     assert.equal(server.parentSpanId, parentId, "Grafana's span is the parent");
@@ -148,6 +149,9 @@ describe('a render with a traceparent, exported to an OTLP/HTTP receiver', () =>
 
     const health = spans.find((s) => s.name === 'GET /healthz');
     assert.ok(health && health.traceId !== traceId && !health.parentSpanId, 'a request without traceparent is a root span');
+    const refused = spans.find((s) => s.name === 'GET /render' && attr(s, 'http.response.status_code') === 400);
+    assert.ok(refused && attr(refused, 'panelshot.outcome') === 'bad_request', 'the 400 has its span, with the reason code');
+    assert.ok(!spans.some((s) => s.parentSpanId === refused.spanId), 'and no steps: nothing was rendered');
     const all = JSON.stringify(rx.got);
     assert.ok(!all.includes('node-exporter'), 'the query string (where Grafana puts the renderKey) never reaches the traces');
     assert.ok(!all.includes('admin'), 'nor the Grafana password');

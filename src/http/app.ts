@@ -94,6 +94,7 @@ export function createApp(d: AppDeps): express.Express {
     const http = toHttp(known);
     const log: Logger = res.locals.log ?? d.logger;
     d.metrics.httpErrors.inc({ status: String(http.status), code: http.body.code });
+    res.locals.outcome = http.body.code; // for the request's span (src/tracing.ts)
     if (http.status >= 500) log.error({ event: 'render', outcome: http.body.code, status: http.status, page: res.locals.page, err: known instanceof PanelshotError ? known.message : String(err?.stack ?? err).slice(0, 2000) }, 'request failed');
     else log.info({ event: 'rejected', status: http.status, code: http.body.code, page: res.locals.page, reason: http.body.error }, 'request rejected');
     if (res.headersSent) {

@@ -1,9 +1,10 @@
 // The deployment examples in docs/deploy/ (docker-compose, Kubernetes) must agree with the
 // code: env names from the config table and accepted by it, probes on /readyz and /healthz,
 // ports that match HTTP_PORT, a Grid sized for POOL_SIZE × replicas, a drain that fits.
-// No Docker or Kubernetes here: the YAML is parsed and checked (package `yaml`); no
-// well-kept Kubernetes schema validator is on npm or in Debian, so the manifests are checked
-// field by field. The image and compose file run for real in scripts/container-e2e.sh (podman).
+// No Docker or Kubernetes here: the YAML is parsed (package `yaml`), every Kubernetes object
+// is validated against the API's JSON schema (package `kubernetes-models`, generated from
+// Kubernetes' OpenAPI spec), and the fields that matter are checked against the code. The
+// image and compose file run for real in scripts/container-e2e.sh (podman).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +32,25 @@ function assertAccepted(env: Record<string, string>, where: string): void {
   const filled = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{[^}]+\}/g, 'stand-in-secret-123')]));
   assert.doesNotThrow(() => loadConfig(filled), `${where}: the configuration is refused`);
 }
+
+test('Kubernetes: every object is valid against the API schema', async () => {
+  // Each model class takes its own object type; here they all get parsed YAML.
+  const models = {
+    ...(await import('kubernetes-models/apps/v1')),
+    ...(await import('kubernetes-models/v1')),
+    ...(await import('kubernetes-models/policy/v1')),
+  } as unknown as Record<string, new (d: Doc) => { validate(): void }>;
+  const docs = [...k8s('panelshot.yaml'), ...k8s('grid.yaml')];
+  assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), ['Deployment', 'PodDisruptionBudget', 'Service']);
+  for (const d of docs) {
+    const Model = models[d.kind]!;
+    assert.doesNotThrow(() => new Model(d).validate(), `${d.kind} ${d.metadata?.name}`);
+  }
+  // The validator catches what a typo does.
+  const broken = structuredClone(docs.find((d) => d.kind === 'Deployment')!);
+  broken.spec.template.spec.containers[0].ports[0].containerPort = 'http';
+  assert.throws(() => new models.Deployment!(broken).validate(), /containerPort must be integer/);
+});
 
 test('Kubernetes: probes, ports, env names, rollout and Grid size agree with the code', () => {
   const docs = [...k8s('panelshot.yaml'), ...k8s('grid.yaml')];

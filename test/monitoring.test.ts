@@ -52,7 +52,14 @@ describe('dashboard and rules against a live /metrics', () => {
     st = await startStack();
     const r = await st.render({ url: '/d-solo/abc123/node-exporter?orgId=1&panelId=2', width: '300', height: '200' });
     assert.equal(r.status, 200);
+    // A refused request, so the error counter has a sample with its labels.
+    assert.equal((await st.render({ url: '/d-solo/abc123/node-exporter', width: 'wide' })).status, 400);
     const text = await (await st.get('/metrics')).text();
+    // Every family, samples or not (a counter with labels has none until it counts).
+    for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      const names = m[2] === 'histogram' ? ['_bucket', '_count', '_sum'].map((s) => m[1]! + s) : [m[1]!];
+      for (const n of names) if (!live.has(n)) live.set(n, new Map());
+    }
     for (const line of text.split('\n')) {
       const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? /.exec(line);
       if (!m) continue;
@@ -84,6 +91,7 @@ describe('dashboard and rules against a live /metrics', () => {
       for (const l of s.labels) {
         // Prometheus adds job and instance when it scrapes.
         if (l.label === 'job' || l.label === 'instance') continue;
+        assert.ok(live.get(s.name)!.size > 0, `${where}: ${s.name} has no sample to check {${l.label}…} against (make one in before())`);
         assert.ok(live.get(s.name)!.has(l.label), `${where}: ${s.name} has no label ${l.label}`);
         if (l.op === '=' || l.op === '!=') assert.ok(known(s.name, l.label, l.value), `${where}: ${s.name}{${l.label}="${l.value}"} never occurs`);
         else for (const v of l.value.split('|')) assert.ok(known(s.name, l.label, v), `${where}: ${s.name}{${l.label}=~"…${v}…"} never occurs`);

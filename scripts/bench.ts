@@ -24,6 +24,7 @@ import { median, percentile, round } from './bench/stats';
 import { measureScaleOut, scaleOutRows } from './bench/scaleOut';
 import { documentMedian, measureDocuments, type DocumentTimes } from './bench/documents';
 import { layoutRows, measureLayouts, type LayoutTimes } from './bench/layouts';
+import { measureTracing, tracingRows } from './bench/tracing';
 
 /** Chromes shooting references in parallel: the stand-in's pages mostly wait, so 3 fit 2 cores. */
 const REFERENCE_CAMERAS = 3;
@@ -59,6 +60,7 @@ async function main(): Promise<number> {
   if (args.layoutsOnly) return layoutsOnly(args);
   const g = await startStandin({ dataDelayMs: args.dataDelayMs, animationMs: args.animationMs });
   if (args.scaleOut) return scaleOutOnly(g, args).finally(() => g.close());
+  if (args.tracing) return tracingOnly(g, args).finally(() => g.close());
   try {
     if (args.curves) return await runCurves(g, args);
     const latencyPanels = panels(1, args.latencyRenders);
@@ -533,6 +535,18 @@ async function scaleOutOnly(g: Standin, args: BenchArgs): Promise<number> {
   process.stdout.write(`${table(scaleOutRows(results))}\n`);
   log(`details in ${out}`);
   return results.some((r) => r.failed > 0) ? 1 : 0;
+}
+
+/** --tracing: the same renders without and with OpenTelemetry, one table. */
+async function tracingOnly(g: Standin, args: BenchArgs): Promise<number> {
+  const result = await measureTracing(g, args, log);
+  const out = args.out === 'bench-results/bench.json' ? 'bench-results/tracing.json' : args.out;
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), machine: { cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) }, args, result }, null, 2));
+  const rows = tracingRows(result);
+  process.stdout.write(`${table(rows)}\n`);
+  log(`details in ${out}`);
+  return rows.some((r) => r.pass === false) ? 1 : 0;
 }
 
 main().then(

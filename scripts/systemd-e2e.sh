@@ -9,7 +9,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/systemd-e2e.sh [--fresh] [--keep] [--help]
+Usage: scripts/systemd-e2e.sh [--fresh] [--keep] [--purge] [--help]
 
 Boots Debian bookworm with systemd in a container and proves panelshot's systemd unit and
 scripts/install.sh there. Prints one "PASS name" or "FAIL name: why" line per check and a
@@ -17,7 +17,8 @@ summary line "N passed, N failed"; exits 0 only if every check passed.
 
 Needs root, debootstrap, systemd-nspawn (apt-get install --no-install-recommends
 debootstrap systemd-container; that may upgrade the host's systemd packages to match),
-nsenter, and Node.js >= 20 with npm on the host: node and npm are copied into the container,
+nsenter, this checkout set up first (bash scripts/setup.sh: node_modules and dist/), and
+Node.js >= 20 with npm on the host: node and npm are copied into the container,
 and the Grafana stand-in (test/standin) runs on the host's loopback, which the container
 shares. The host's CA certificates are copied in too, so npm inside reaches the registry.
 
@@ -29,6 +30,7 @@ Options:
             ca-certificates, procps) instead of reusing it.
   --keep    Keep this run's container tree (/var/cache/panelshot-e2e/run) for inspection.
             The container itself is always stopped.
+  --purge   Remove the cache (about 620 MB) and exit.
   -h, --help  Show this help.
 
 Cache: /var/cache/panelshot-e2e (override with PANELSHOT_E2E_CACHE): base/ is the pristine
@@ -38,47 +40,45 @@ EOF
 
 FRESH=0
 KEEP=0
+PURGE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --fresh) FRESH=1 ;;
     --keep) KEEP=1 ;;
+    --purge) PURGE=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "systemd-e2e.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
-die() { printf 'systemd-e2e.sh: error: %s\n' "$*" >&2; exit 1; }
-log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+E2E_NAME=systemd-e2e.sh
+STARTED=$(date +%s)
+# shellcheck source=scripts/e2e-lib.sh
+. "$SRC/scripts/e2e-lib.sh"
+CACHE=${PANELSHOT_E2E_CACHE:-/var/cache/panelshot-e2e}
 
 [ "$(id -u)" = 0 ] || die "must be run as root (it boots a container)"
+if [ "$PURGE" = 1 ]; then
+  rm -rf "$CACHE"
+  echo "systemd-e2e.sh: removed $CACHE"
+  exit 0
+fi
 for cmd in debootstrap systemd-nspawn nsenter node npm curl; do
   command -v "$cmd" >/dev/null || die "$cmd is not installed (apt-get install --no-install-recommends debootstrap systemd-container curl)"
 done
-
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-CACHE=${PANELSHOT_E2E_CACHE:-/var/cache/panelshot-e2e}
+# Before minutes of debootstrap: the checkout must build (tsc from node_modules).
+need_setup "$SRC"
 BASE=$CACHE/base
 RUN=$CACHE/run
 MACHINE=panelshot-e2e
 WORK=$(mktemp -d /tmp/panelshot-e2e.XXXXXX)
-STARTED=$(date +%s)
 PANEL='/d-solo/abc123/node-exporter?orgId=1&panelId=2'
 NSPAWN_PID=""
 CT=""          # PID of the container's systemd, as the host sees it
 STANDIN_PID=""
 LOAD_PID=""
-PASSED=0
-FAILED=0
-
-pass() { PASSED=$((PASSED + 1)); printf 'PASS %s\n' "$1"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAIL %s: %s\n' "$1" "$2"; }
-# check NAME CMD...: PASS if CMD succeeds, else FAIL with the last line CMD printed.
-check() {
-  local name=$1 out; shift
-  if out=$("$@" 2>&1); then out=$(printf '%s' "$out" | tail -n 1); pass "$name${out:+ ($out)}"
-  else fail "$name" "$(printf '%s' "$out" | tail -n 1)"; fi
-}
 
 cleanup() {
   local rc=$?
@@ -94,6 +94,7 @@ cleanup() {
   fi
   if [ "$KEEP" = 0 ]; then rm -rf "$RUN"; else log "kept $RUN"; fi
   rm -rf "$WORK"
+  summary_on_exit "$rc"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -106,7 +107,6 @@ in_ct() {
     HOME=/root LANG=C.UTF-8 "$@"
 }
 prop() { in_ct systemctl show -p "$1" --value panelshot.service; }
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 
 # ------------------------------------------------------------------------ base root
 if [ "$FRESH" = 1 ] || [ ! -f "$BASE/.panelshot-e2e-complete" ]; then
@@ -204,6 +204,8 @@ fi
 
 STANDIN_PORT=$(free_port)
 PORT=$(free_port)
+# The log exists before the stand-in writes to it: no "No such file" while it starts slowly.
+: >"$WORK/standin.log"
 (cd "$SRC" && exec node --import tsx test/standin/cli.ts --host 127.0.0.1 --port "$STANDIN_PORT") >"$WORK/standin.log" 2>&1 &
 STANDIN_PID=$!
 GRAFANA=http://127.0.0.1:$STANDIN_PORT
@@ -434,5 +436,5 @@ check "every journal line of the unit is JSON" journal_json
 
 log "stopping panelshot"
 in_ct systemctl stop panelshot.service panelshot.socket || true
-printf '%s passed, %s failed (in %s s)\n' "$PASSED" "$FAILED" "$(($(date +%s) - STARTED))"
+summary
 [ "$FAILED" = 0 ]

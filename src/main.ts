@@ -3,7 +3,7 @@
 // No subcommand (or `serve`) runs the service: it reads the configuration once, refuses to
 // start with one clear JSON log line when it is wrong, and shuts down in order on
 // SIGTERM/SIGINT; everything it writes is a JSON log line (journald and log shippers parse
-// it), except the human text of --help and --version. `shoot` and `sign` are the CLI
+// it), except the human text of --help and --version. `shoot`, `sign` and `jobs` are the CLI
 // (src/cli/, one file per subcommand): a person reads them, so their errors are one plain
 // line on stderr (exit 2 for a bad flag).
 import { ConfigError, describeKeys, loadConfig } from './config';
@@ -15,22 +15,29 @@ import { sign, SIGN_USAGE } from './cli/sign';
 import { createLogger, type Logger } from './logger';
 import { VERSION } from './service';
 
-const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to PNG, JPEG or WebP with warm headless Chrome.
+const SHOOT_HELP = `  ${SHOOT_USAGE}
+                             every panel of a dashboard (or one panel) into a directory, with manifest.json;
+                             exits 1 when any panel failed; without --server it runs panelshot in-process`;
+const SIGN_HELP = `  ${SIGN_USAGE}
+                             print a signed image link <PUBLIC_URL>/i/<token>.<ext> (needs LINK_SECRET, PUBLIC_URL)`;
+const JOBS_HELP = `  ${JOBS_USAGE}
+                             scheduled captures of JOBS_FILE: next runs, a run now (prints its archive folder), validation`;
+
+const HELP = `panelshot ${VERSION} — renders Grafana panels and dashboards to PNG, JPEG, WebP or PDF with warm headless Chrome.
 
 Usage:
   panelshot [serve]          run the service (what systemd runs as \`node dist/main.js\`)
-  ${SHOOT_USAGE}
-                             every panel of a dashboard (or one panel) into a directory, with manifest.json;
-                             exits 1 when any panel failed; without --server it runs panelshot in-process
-  ${SIGN_USAGE}
-                             print a signed image link <PUBLIC_URL>/i/<token>.<ext> (needs LINK_SECRET, PUBLIC_URL)
-  ${JOBS_USAGE}
-                             scheduled captures of JOBS_FILE: next runs, a run now (prints its archive folder), validation
+${SHOOT_HELP}
+${SIGN_HELP}
+${JOBS_HELP}
   panelshot --help | --version
+  panelshot shoot --help | panelshot sign --help | panelshot jobs --help
 
 Configuration comes from the environment and from ./.env (the environment wins).
-Endpoints: GET /render (Grafana's remote-renderer protocol), /render/csv (its CSV export), /render/dashboard, /report, /archive, /i/<token>.<ext>,
+Endpoints: GET /render (Grafana's remote-renderer protocol; encoding=pdf for a PDF), /render/csv (its CSV export),
+/render/dashboard, /report (a dashboard as a PDF report), /archive (scheduled captures), /i/<token>.<ext>,
 /render/version, /healthz, /readyz, /metrics, and the status page at /.
+Traces: set OTEL_EXPORTER_OTLP_ENDPOINT (and the other standard OTEL_* variables) to export OpenTelemetry spans over OTLP/HTTP.
 
 Settings:
 ${describeKeys()
@@ -62,6 +69,10 @@ function errText(e: unknown): string {
 
 /** A CLI subcommand: a plain line on stderr for what goes wrong. */
 async function cli(command: 'shoot' | 'sign' | 'jobs', args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`Usage:\n${{ shoot: SHOOT_HELP, sign: SIGN_HELP, jobs: JOBS_HELP }[command]}\n\nConfiguration comes from the environment and from ./.env (the environment wins); see panelshot --help.\n`);
+    return;
+  }
   try {
     if (command === 'sign') process.stdout.write(`${sign(args)}\n`);
     else if (command === 'jobs') process.exitCode = await jobs(args);

@@ -31,6 +31,11 @@ export function createMetrics() {
       help: 'Proportional set size of all local Chrome and chromedriver processes (read from /proc at scrape time).',
       registers: [registry],
     }),
+    memoryCeiling: new Gauge({
+      name: 'panelshot_memory_ceiling_bytes',
+      help: 'RECYCLE_MEMORY_MB in bytes (0 = no ceiling): between renders the process tree (panelshot, chromedrivers, Chrome) is brought under it.',
+      registers: [registry],
+    }),
     chromeRestarts: new Counter({
       name: 'panelshot_chrome_restarts_total',
       help: 'Chrome sessions replaced, by reason (recycle_renders, recycle_memory, retired, crashed, reset_failed).',

@@ -21,6 +21,7 @@ import { watchdog } from './browser/watchdog';
 import { chromeHomeTrusting } from './browser/trust';
 import { checkArchiveDir, createScheduling, type Scheduling } from './schedule';
 import { loadJobs } from './schedule/jobs';
+import { startTracing } from './tracing';
 
 export const VERSION: string = require('../package.json').version;
 
@@ -63,6 +64,10 @@ export async function startService(config: Config, logger: Logger = createLogger
   logger.info({ event: 'binaries', chrome: binaries.chrome, chromeVersion: binaries.chromeVersion, chromedriver: binaries.chromedriver, grid: config.seleniumRemoteUrl && redactUrl(config.seleniumRemoteUrl) }, 'found Chrome and chromedriver');
   if (config.seleniumRemoteUrl) await checkGrid(config.seleniumRemoteUrl);
   const metrics = createMetrics();
+  metrics.memoryCeiling.set(config.recycleMemoryMb * 1024 * 1024);
+  // Traces only when OTEL_* asks for them (a wrong OTEL_* stops the start here, exit 78);
+  // otherwise nothing of OpenTelemetry is loaded.
+  const tracing = await startTracing(VERSION, logger);
 
   // TLS towards Grafana: the same trust for the login client and for Chrome.
   const ca = config.grafanaCaFile ? fs.readFileSync(config.grafanaCaFile) : undefined;
@@ -135,6 +140,7 @@ export async function startService(config: Config, logger: Logger = createLogger
     return token && res.status === 401 ? 'Grafana rejects GRAFANA_TOKEN (401)' : `Grafana answered ${res.status} to GET ${new URL(url).pathname}`;
   }
   const app = createApp({
+    trace: tracing?.middleware,
     config,
     logger,
     metrics,
@@ -228,6 +234,7 @@ export async function startService(config: Config, logger: Logger = createLogger
         await scheduling?.scheduler.stop();
         await Promise.race([pool.stop(), new Promise<void>((r) => setTimeout(r, 5000).unref())]);
         watchdog.release();
+        await tracing?.shutdown();
         if (chromeEnv.HOME) fs.rmSync(chromeEnv.HOME, { recursive: true, force: true });
         logger.info({ event: 'stopped' }, 'panelshot stopped');
       })();

@@ -94,7 +94,19 @@ describe('panelshot shoot', () => {
   test('--help lists every subcommand', async () => {
     const r = await panelshot(['--help']);
     assert.equal(r.status, 0);
-    for (const word of ['panelshot [serve]', 'panelshot shoot', 'panelshot sign', '--out', '--server', '--token', '--ttl']) assert.ok(r.stdout.includes(word), word);
+    for (const word of ['panelshot [serve]', 'panelshot shoot', 'panelshot sign', '--out', '--server', '--token', '--ttl', '/report', 'PDF', 'OTEL_EXPORTER_OTLP_ENDPOINT']) assert.ok(r.stdout.includes(word), word);
+  });
+
+  test('shoot --help and sign --help print their usage and exit 0 (no configuration needed)', async () => {
+    for (const [cmd, flag] of [['shoot', '--out'], ['sign', '--ttl']] as const) {
+      for (const help of ['--help', '-h']) {
+        const r = await panelshot([cmd, help]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stderr, '');
+        assert.match(r.stdout, new RegExp(`^Usage:\\n  panelshot ${cmd} `));
+        assert.ok(r.stdout.includes(flag), flag);
+      }
+    }
   });
 });
 

@@ -1,7 +1,10 @@
 // The deployment examples in docs/deploy/ (docker-compose, Kubernetes) must agree with the
 // code: env names from the config table and accepted by it, probes on /readyz and /healthz,
 // ports that match HTTP_PORT, a Grid sized for POOL_SIZE × replicas, a drain that fits.
-// No Docker or Kubernetes here: the YAML is parsed and checked (package `yaml`).
+// No Docker or Kubernetes here: the YAML is parsed (package `yaml`), every Kubernetes object
+// is validated against the API's JSON schema (package `kubernetes-models`, generated from
+// Kubernetes' OpenAPI spec), and the fields that matter are checked against the code. The
+// image and compose file run for real in scripts/container-e2e.sh (podman).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,6 +33,25 @@ function assertAccepted(env: Record<string, string>, where: string): void {
   assert.doesNotThrow(() => loadConfig(filled), `${where}: the configuration is refused`);
 }
 
+test('Kubernetes: every object is valid against the API schema', async () => {
+  // Each model class takes its own object type; here they all get parsed YAML.
+  const models = {
+    ...(await import('kubernetes-models/apps/v1')),
+    ...(await import('kubernetes-models/v1')),
+    ...(await import('kubernetes-models/policy/v1')),
+  } as unknown as Record<string, new (d: Doc) => { validate(): void }>;
+  const docs = [...k8s('panelshot.yaml'), ...k8s('grid.yaml')];
+  assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), ['Deployment', 'PodDisruptionBudget', 'Service']);
+  for (const d of docs) {
+    const Model = models[d.kind]!;
+    assert.doesNotThrow(() => new Model(d).validate(), `${d.kind} ${d.metadata?.name}`);
+  }
+  // The validator catches what a typo does.
+  const broken = structuredClone(docs.find((d) => d.kind === 'Deployment')!);
+  broken.spec.template.spec.containers[0].ports[0].containerPort = 'http';
+  assert.throws(() => new models.Deployment!(broken).validate(), /containerPort must be integer/);
+});
+
 test('Kubernetes: probes, ports, env names, rollout and Grid size agree with the code', () => {
   const docs = [...k8s('panelshot.yaml'), ...k8s('grid.yaml')];
   const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata?.name === name)!;
@@ -43,6 +65,9 @@ test('Kubernetes: probes, ports, env names, rollout and Grid size agree with the
   assert.deepEqual([c.readinessProbe.httpGet.path, c.readinessProbe.httpGet.port], ['/readyz', 'http']);
   assert.deepEqual([c.livenessProbe.httpGet.path, c.livenessProbe.httpGet.port], ['/healthz', 'http']);
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory, 'resource requests are set');
+  // The image's user (docs/deploy/Dockerfile), and Kubernetes holds it to that.
+  assert.equal(c.securityContext.runAsNonRoot, true);
+  assert.match(fs.readFileSync(path.join(dir, 'Dockerfile'), 'utf8'), new RegExp(`--uid ${c.securityContext.runAsUser} `));
   assert.ok(dep.spec.template.spec.terminationGracePeriodSeconds > DRAIN_GRACE_S, 'Kubernetes waits longer than panelshot drains');
   assert.equal(dep.spec.strategy.rollingUpdate.maxUnavailable, 0);
   const svc = find('Service', 'panelshot');
@@ -63,6 +88,73 @@ test('Kubernetes: probes, ports, env names, rollout and Grid size agree with the
   assert.ok(Number(env.POOL_SIZE) * dep.spec.replicas <= slots, `POOL_SIZE × replicas fits ${slots} Grid slots`);
   // Idle sessions are pinged every 20 s (HEARTBEAT in src/browser/pool.ts): the node must keep them longer.
   assert.ok(Number(nodeEnv.SE_NODE_SESSION_TIMEOUT) > 20);
+});
+
+/** A cycle in depends_on (Docker Compose refuses such a file), as the path around it. */
+function dependsCycle(services: Doc): string[] | undefined {
+  const deps = (name: string): string[] => {
+    const d = services[name]?.depends_on ?? [];
+    return Array.isArray(d) ? d : Object.keys(d);
+  };
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (name: string, path: string[]): string[] | undefined => {
+    if (state.get(name) === 'open') return [...path.slice(path.indexOf(name)), name];
+    if (state.get(name) === 'done') return undefined;
+    state.set(name, 'open');
+    for (const d of deps(name)) {
+      const cycle = visit(d, [...path, name]);
+      if (cycle) return cycle;
+    }
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const name of Object.keys(services)) {
+    const cycle = visit(name, []);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+test('docker-compose: no depends_on cycle, a healthcheck every compose tool reads, an offline override that only swaps images', () => {
+  // The detector itself, on the cycle the file once had (list and map forms).
+  assert.deepEqual(dependsCycle({ panelshot: { depends_on: ['grafana'] }, grafana: { depends_on: { nginx: { condition: 'service_started' } } }, nginx: { depends_on: ['panelshot'] } }), ['panelshot', 'grafana', 'nginx', 'panelshot']);
+  assert.equal(dependsCycle({ a: { depends_on: ['b'] }, b: {} }), undefined);
+
+  const s = (parse(fs.readFileSync(path.join(dir, 'docker-compose.yml'), 'utf8')) as Doc).services;
+  const cycle = dependsCycle(s);
+  assert.equal(cycle, undefined, `depends_on cycle: ${cycle?.join(' → ')}`);
+  for (const [name, svc] of Object.entries(s as Doc)) {
+    for (const d of Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {})) assert.ok(s[d], `${name} depends on a service that exists (${d})`);
+    // podman-compose 1.0.3 rejects list forms it does not know; the string form is read by all.
+    if (svc.healthcheck) assert.equal(typeof svc.healthcheck.test, 'string', `${name}: healthcheck.test as a string`);
+  }
+  assert.match(s.panelshot.healthcheck.test, /\/healthz/);
+
+  const offline = (parse(fs.readFileSync(path.join(dir, 'docker-compose.offline.yml'), 'utf8')) as Doc).services;
+  for (const [name, svc] of Object.entries(offline as Doc)) {
+    assert.ok(s[name], `the override names an existing service (${name})`);
+    assert.ok(!('environment' in svc) && !('depends_on' in svc) && !('deploy' in svc), `${name}: the override swaps images, not settings`);
+    assert.match(svc.image, /^(localhost\/|docker\.io\/library\/node:20-bookworm-slim$)/, `${name}: a local image`);
+  }
+  assert.ok(!offline.panelshot, 'panelshot runs its own image (PANELSHOT_IMAGE)');
+});
+
+test('Dockerfile: the base users pull, Debian\'s Chrome, tini, non-root, HEALTHCHECK on /healthz, HTTP_HOST on all interfaces', () => {
+  const df = fs.readFileSync(path.join(dir, 'Dockerfile'), 'utf8');
+  const from = [...df.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+  assert.deepEqual(from, ['node:20-bookworm-slim', 'node:20-bookworm-slim']);
+  for (const pkg of ['chromium-headless-shell', 'tini', 'fonts-noto-color-emoji', 'fonts-wqy-microhei', 'chromium-driver']) assert.ok(df.includes(pkg), pkg);
+  assert.match(df, /^USER panelshot/m);
+  assert.match(df, /^HEALTHCHECK .*\n?.*\/healthz/m);
+  assert.match(df, /HTTP_HOST=0\.0\.0\.0/);
+  assert.match(df, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/opt\/panelshot\/dist\/main\.js"\]/m);
+  // The build's proxy CA argument stays in the build stage.
+  const runtime = df.slice(df.lastIndexOf('\nFROM '));
+  assert.ok(!runtime.includes('NODE_EXTRA_CA_CERTS'), 'no build-only setting in the image');
+  // Every ENV key the image sets is a panelshot setting or Node's own.
+  const env = [...runtime.matchAll(/^ENV ([\s\S]*?)(?:\n(?!\s))/gm)].flatMap((m) => [...m[1]!.matchAll(/([A-Z_]+)=/g)].map((k) => k[1]!));
+  for (const k of env) assert.ok(k in KEYS || ['NODE_ENV', 'TMPDIR', 'HOME'].includes(k), `ENV ${k}`);
+  assert.ok(env.includes('HTTP_HOST'));
 });
 
 test('docker-compose: hub, nodes, replicas behind nginx (least_conn) and Grafana, agreeing with the code', () => {

@@ -135,6 +135,9 @@ describe('GET /report', () => {
     assert.match(head, /Dashboard utc-board/);
     assert.ok(head.includes(`${wallClock(range.from, 'UTC')} – ${wallClock(range.to, 'UTC')} UTC`), head);
     for (const t of titles('Panel', 4)) assert.match(pdfText(r.body).join('\n'), new RegExp(t));
+    // The status page lists the report as what it is.
+    const recent = ((await (await st.get('/status.json')).json()) as { recent: { via: string; format: string }[] }).recent;
+    assert.equal(recent.find((e) => e.via === 'report')?.format, 'pdf');
   });
 
   test('a dashboard that never settles still gets its report by the deadline, marked unsettled', async () => {

@@ -25,6 +25,8 @@ export interface BenchArgs {
   baselines: string[];
   /** Only the scale-out comparison: local Chrome, Grid standalone, hub + 2 nodes (--scale-out). */
   scaleOut: boolean;
+  /** Only what OpenTelemetry costs: renders without and with OTEL_* side by side (--tracing). */
+  tracing: boolean;
   /** Read every process's smaps_rollup in every sample (see TreePss). */
   pssExact: boolean;
   /** Another build's main.js to measure instead of this checkout's dist/main.js (--main). */
@@ -77,6 +79,9 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --baseline REF       also build git REF in a temporary worktree and compare single-render
                        latency with it, interleaved render for render (POOL_SIZE=1 each);
                        repeatable: every build renders every panel, in rotating order
+  --tracing            instead: --renders renders (one at a time) alternately by a panelshot
+                       without OTEL_* and one exporting traces to a loopback OTLP/HTTP
+                       receiver; latency, start-up, RSS (out: bench-results/tracing.json)
   --scale-out          instead: throughput, CPU and memory per session for local Chrome,
                        a Selenium Grid standalone and a hub with 2 nodes, side by side
                        (uses --pool, --concurrency, --renders; out: bench-results/scale-out.json)
@@ -99,6 +104,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     env: {},
     baselines: [],
     scaleOut: false,
+    tracing: false,
     curves: false,
     noFloor: false,
     pssExact: false,
@@ -139,6 +145,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--quick': a.quick = true; break;
       case '--baseline': a.baselines.push(value()); break;
       case '--scale-out': a.scaleOut = true; break;
+      case '--tracing': a.tracing = true; break;
       case '--curves': a.curves = true; break;
       case '--no-floor': a.noFloor = true; break;
       case '--main': a.main = path.resolve(value()); break;

@@ -43,6 +43,8 @@ export interface AppDeps {
   status(): { pool: { size: number; busy: number; idle: number; queued: number }; warm: boolean };
   ready(): Promise<string | undefined>;
   refreshMetrics(): void;
+  /** One OpenTelemetry span per request (src/tracing.ts), when OTEL_* asks for traces. */
+  trace?: RequestHandler;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -64,6 +66,7 @@ export function createApp(d: AppDeps): express.Express {
     next();
   };
   app.use(requestId);
+  if (d.trace) app.use(d.trace);
 
   // BASE_PATH: a proxy that forwards /renderer/... unchanged reaches the same routes.
   const routes = express.Router();
@@ -97,6 +100,7 @@ export function createApp(d: AppDeps): express.Express {
     const http = toHttp(known);
     const log: Logger = res.locals.log ?? d.logger;
     d.metrics.httpErrors.inc({ status: String(http.status), code: http.body.code });
+    res.locals.outcome = http.body.code; // for the request's span (src/tracing.ts)
     if (http.status >= 500) log.error({ event: 'render', outcome: http.body.code, status: http.status, page: res.locals.page, err: known instanceof PanelshotError ? known.message : String(err?.stack ?? err).slice(0, 2000) }, 'request failed');
     else log.info({ event: 'rejected', status: http.status, code: http.body.code, page: res.locals.page, reason: http.body.error }, 'request rejected');
     if (res.headersSent) {

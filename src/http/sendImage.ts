@@ -26,7 +26,8 @@ export async function sendImage(
 ): Promise<void> {
   const log = res.locals.log as Logger;
   const page = safeUrl(request.url.toString());
-  const format = encodingLabel(request.output ?? { format: 'png' });
+  // A PDF (GET /report, encoding=pdf) is printed, not encoded: it is listed as what it is.
+  const format = request.pdf ? 'pdf' : encodingLabel(request.output ?? { format: 'png' });
   try {
     const img = await deps.renderer.image(request, arrivedAt);
     const t = img.timings;
@@ -46,6 +47,7 @@ export async function sendImage(
       ETag: `"${crypto.createHash('sha1').update(img.body).digest('hex')}"`,
       ...(img.ageS !== undefined ? { Age: String(img.ageS) } : {}),
     });
+    res.locals.render = { arrivedAt, timings: t, auth: img.auth, outcome: img.settled ? 'ok' : 'unsettled' };
     res.status(200).end(img.body);
     deps.recent?.note({ at: arrivedAt, via, page, outcome: img.settled ? 'ok' : 'unsettled', bytes: img.body.length, format, width: request.width, height: request.height, timings: t, cached: img.ageS !== undefined });
     log.info(

@@ -44,6 +44,7 @@ export function renderCsvGet(deps: { config: Config; renderer: Renderer; metrics
           ['total', t.totalMs],
         ]),
       });
+      res.locals.render = { arrivedAt, timings: t, auth: csv.auth, outcome: 'ok' };
       res.status(200).end(csv.body);
       deps.recent?.note({ at: arrivedAt, via: 'csv', page, outcome: 'ok', bytes: csv.body.length, ...size });
       log.info({ event: 'render', via: 'csv', outcome: 'ok', page, auth: csv.auth, format: 'csv', bytes: csv.body.length, ...t }, 'exported CSV');

@@ -1,8 +1,8 @@
 // The one place a Chrome session is born. Local mode starts our own chromedriver (so we
-// know its process group and can kill Chrome with it) and shares each Chrome between up
-// to TABS_PER_CHROME sessions (chromeHost.ts); Grid mode asks a Selenium Grid 4 for a
-// session. Everything above this file sees the same DriverHandle from the same
-// createDriver(), so moving to a Grid is a configuration change (SELENIUM_REMOTE_URL).
+// know its process group and can kill Chrome with it), which chromeHost.ts shares between
+// up to TABS_PER_CHROME sessions; Grid mode asks a Selenium Grid 4 for a session. Everything
+// above sees the same DriverHandle from the same createDriver() (factory.ts), so moving to
+// a Grid is a configuration change (SELENIUM_REMOTE_URL).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -11,9 +11,8 @@ import path from 'node:path';
 import chrome from 'selenium-webdriver/chrome';
 import http from 'selenium-webdriver/http';
 import { chromeFlags } from './chromeFlags';
-import { killGroup, removeLeftovers } from './processes';
+import { killGroup } from './processes';
 import { watchdog } from './watchdog';
-import { ChromeHosts } from './chromeHost';
 import { deleteOnNode, gridStatus, GridError, isChromeName, whyNoChromeSlot } from './grid';
 
 export interface DriverOptions {
@@ -58,22 +57,8 @@ export interface DriverHandle {
   close(): Promise<void>;
 }
 
-export interface DriverFactory {
-  /** A new session: the one function the pool calls. */
-  createDriver(): Promise<DriverHandle>;
-  /** Quits every Chrome this factory started. */
-  stop(): Promise<void>;
-}
-
 /** Each local Chrome's directory in the temporary directory: `<prefix><our pid>-…`. */
-const CHROME_DIR_PREFIX = 'panelshot-chrome-';
-
-export function driverFactory(opts: DriverOptions): DriverFactory {
-  if (opts.seleniumRemoteUrl) return { createDriver: () => createGridDriver(opts), stop: async () => undefined };
-  removeLeftovers(os.tmpdir(), CHROME_DIR_PREFIX);
-  const hosts = new ChromeHosts(opts, Math.max(1, opts.tabsPerChrome ?? 1), opts.sessionsPerChrome ?? 0);
-  return { createDriver: () => hosts.createSession(), stop: () => hosts.stop() };
-}
+export const CHROME_DIR_PREFIX = 'panelshot-chrome-';
 
 /** One chromedriver with one Chrome, and the WebDriver session that started it. */
 export interface LocalChrome {
@@ -159,7 +144,7 @@ export async function startLocalChrome(opts: DriverOptions): Promise<LocalChrome
   }
 }
 
-async function createGridDriver(opts: DriverOptions): Promise<DriverHandle> {
+export async function createGridDriver(opts: DriverOptions): Promise<DriverHandle> {
   const gridUrl = opts.seleniumRemoteUrl!;
   // Ask only when a Chrome slot is free: a request the Grid cannot serve would wait in its
   // session queue (300 s by default) and hang whoever waits for it.

@@ -6,7 +6,8 @@
 // background refill keeps after failed creates, one attempt at a time with back-off and
 // jitter (docs/adr/0010-grid-scale-out.md).
 import { createPool, type Pool } from 'generic-pool';
-import { driverFactory, type DriverFactory, type DriverOptions } from './driver';
+import type { DriverOptions } from './driver';
+import { driverFactory, type DriverFactory } from './factory';
 import { GridError, gridStatus, retryOrphans } from './grid';
 import { groupPssMiB, TreePss } from './processes';
 import { BrowserSession } from './session';

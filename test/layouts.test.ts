@@ -174,7 +174,7 @@ for (const layout of ['classic', 'scenes'] as StandinLayout[]) {
       }
     });
 
-    test('collapsed rows: as Grafana shows them unless expandRows=true, then opened, in the PDF and the height=-1 PNG', async () => {
+    test('collapsed rows: as Grafana shows them unless expandRows=true, then opened, in the PDF, the height=-1 PNG and the report', async () => {
       // The rows board: a panel (11), an open row with a panel (12), a collapsed row holding 13.
       st.g.resetStats();
       const closed = await st.render({ url: ROWS, encoding: 'pdf', width: '1000' });
@@ -199,6 +199,13 @@ for (const layout of ['classic', 'scenes'] as StandinLayout[]) {
       assert.deepEqual(await pngSize(pngOpen.body), { width: 1000, height: 26 * 38 - 8, format: 'png' });
       const hidden = gridRect({ x: 0, y: 18, w: 24, h: 8 }, 1000);
       assert.ok((await pixelsOf(pngOpen.body, hidden, seriesColour('13'))) > 200, 'the opened row\'s panel drew its data');
+
+      // Reports: as Grafana shows the board by default, opened with expandRows=true.
+      const reportClosed = pdfText((await report({ url: ROWS, timezone: 'UTC' })).body).join('\n');
+      assert.match(reportClosed, /Collapsed row\s*\(1 panel\)/);
+      assert.doesNotMatch(reportClosed, /Hidden panel/);
+      const reportOpen = pdfText((await report({ url: ROWS, timezone: 'UTC', expandRows: 'true' })).body).join('\n');
+      assert.match(reportOpen, /Hidden panel/);
     });
 
     test('deviceScaleFactor=2 is a real 2× picture: it matches a browser\'s own 2× capture, where a 1× picture blown up does not', async () => {

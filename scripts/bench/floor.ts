@@ -59,6 +59,9 @@ export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<
     await cdp('Page.navigate', { url: g.url + path });
     let n = 0;
     for (;;) {
+      // The settled frame has no mouse on it (ReferenceCamera.shoot): off the page again for
+      // each look, since every new document puts it back at (0,0).
+      await cam.parkPointer().catch(duringCommit);
       const shot = await cdp<{ data: string }>('Page.captureScreenshot', { format: 'png' }).catch(duringCommit);
       n++;
       if (shot && Buffer.from(shot.data, 'base64').equals(settled)) break;

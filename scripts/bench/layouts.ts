@@ -38,7 +38,7 @@ export async function measureLayouts(rounds: number, env: Record<string, string>
     try {
       for (let round = 0; round < rounds; round++) {
         const refs = new Map<number, Buffer>();
-        const floor = await measureFloor(g, cam, new Map([[1, PATH]]), WIDTH, HEIGHT, refs);
+        const floor = await measureFloor(g, cam, new Map([[1, PATH]]), WIDTH, HEIGHT, refs).catch((e: Error) => { throw new Error(`${layout}, round ${round + 1}: ${e.message}`); });
         t.floorMs.push(floor.medianMs);
         await new Promise((r) => setTimeout(r, 500));
         const r = await render(ps.url, g.url + PATH, 1, WIDTH, -1);

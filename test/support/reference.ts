@@ -34,9 +34,19 @@ export class ReferenceCamera {
       if (Date.now() > deadline) throw new Error(`reference page ${path} never finished`);
       await new Promise((res) => setTimeout(res, 50));
     }
-    await new Promise((res) => setTimeout(res, 300));
+    await new Promise((res) => setTimeout(res, 200));
+    // chromium-headless-shell puts a mouse that never moved at (0,0) of each new document,
+    // hovering whatever is there (a panel's hover-only menu shows): the settled picture has
+    // no mouse on it, as panelshot's and a real browser's without one.
+    await this.parkPointer();
+    await new Promise((res) => setTimeout(res, 100));
     const shot = await this.cdp<{ data: string }>('Page.captureScreenshot', { format: 'png' });
     return Buffer.from(shot.data, 'base64');
+  }
+
+  /** Moves the mouse off the page (see shoot). */
+  async parkPointer(): Promise<void> {
+    await this.cdp('Input.dispatchMouseEvent', { type: 'mouseMoved', x: -1, y: -1 });
   }
 
   close(): Promise<void> {

@@ -33,7 +33,7 @@ Run it under the Chrome lock like any test that starts Chrome:
 
 Options:
   --fresh       Rebuild the cached debootstrap root and the base image.
-  --build-only  Only make the base image and build the image (starts no Chrome: no lock).
+  --build-only  Only make the base image and build the images (starts no Chrome: no lock).
   --no-compose  Only the image checks (skip the compose file).
   --purge       Remove the cache, this script's images and its leftovers, then exit.
   -h, --help    Show this help.
@@ -234,6 +234,20 @@ inspect_image() {
   echo "User $user, HEALTHCHECK on /healthz, HTTP_HOST=0.0.0.0, entrypoint $ep"
 }
 check "image config: non-root user, HEALTHCHECK, HTTP_HOST, tini" inspect_image
+# The compose file's local images (Grid, nginx): built here too, so --build-only leaves
+# nothing to build for the run under the Chrome lock.
+if [ "$COMPOSE" = 1 ] || [ "$BUILD_ONLY" = 1 ]; then
+  log "building the local stand-ins for the Grid and nginx images"
+  local_images() {
+    local f
+    for f in grid nginx; do
+      podman build --pull=never -f "$SRC/test/container/$f.Containerfile" -t "localhost/panelshot-e2e-$f:latest" "$SRC/test/container" >"$WORK/$f.log" 2>&1 \
+        || { tail -n 5 "$WORK/$f.log"; return 1; }
+    done
+    echo "grid $(mib "$(podman image inspect -f '{{.Size}}' localhost/panelshot-e2e-grid:latest)"), nginx $(mib "$(podman image inspect -f '{{.Size}}' localhost/panelshot-e2e-nginx:latest)")"
+  }
+  check "local images for the Grid (jar + Debian's Java, Chromium) and nginx" local_images
+fi
 if [ "$BUILD_ONLY" = 1 ]; then
   summary
   [ "$FAILED" = 0 ]; exit
@@ -342,16 +356,6 @@ podman network rm -f "$NET" >/dev/null 2>&1 || true
 
 # ------------------------------------------------------------------------ compose
 if [ "$COMPOSE" = 1 ]; then
-  log "building the local stand-ins for the Grid and nginx images"
-  local_images() {
-    local f
-    for f in grid nginx; do
-      podman build --pull=never -f "$SRC/test/container/$f.Containerfile" -t "localhost/panelshot-e2e-$f:latest" "$SRC/test/container" >"$WORK/$f.log" 2>&1 \
-        || { tail -n 5 "$WORK/$f.log"; return 1; }
-    done
-    echo "grid $(mib "$(podman image inspect -f '{{.Size}}' localhost/panelshot-e2e-grid:latest)"), nginx $(mib "$(podman image inspect -f '{{.Size}}' localhost/panelshot-e2e-nginx:latest)")"
-  }
-  check "local images for the Grid (jar + Debian's Java, Chromium) and nginx" local_images
 
   log "podman-compose up"
   # Grafana's port on the host: a free one, so a Grafana already on 3000 does not matter.

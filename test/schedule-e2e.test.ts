@@ -296,7 +296,7 @@ function spawnUmount(dir: string): void {
   }
 }
 
-describe('SIGKILL in the middle of a run', () => {
+describe('SIGKILL in the middle of a run, then SIGHUP and the jobs CLI', () => {
   test('no partial run is visible, and the next start removes what was left', async () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-kill-'));
     const archiveDir = path.join(work, 'archive');
@@ -323,6 +323,14 @@ describe('SIGKILL in the middle of a run', () => {
       fs.writeFileSync(jobsFile, yaml('0 0 1 1 *') + yaml('0 12 * * *').replace('jobs:\n', '').replace('name: killed', 'name: added'));
       svc.proc.kill('SIGHUP');
       assert.ok(await waitForAsync(async () => ((await (await fetch(`${svc.url}/status.json`)).json()) as { jobs: { name: string }[] }).jobs.length === 2, 10_000), 'the added job is scheduled');
+      // `panelshot jobs run`: the job now, in a process of its own; it prints the run folder.
+      const env = { ...process.env, GRAFANA_URL: g.url, GRAFANA_USER: 'admin', GRAFANA_PASS: 'admin', JOBS_FILE: jobsFile, ARCHIVE_DIR: archiveDir, POOL_SIZE: '2', LOG_LEVEL: 'warn' };
+      const cli = (args: string[]) => execFileSync(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, '../src/main.ts'), 'jobs', ...args], { env, encoding: 'utf8', timeout: 60_000 });
+      const folder = cli(['run', 'added']).trim();
+      assert.equal(path.dirname(folder), path.join(archiveDir, 'added'));
+      const m = JSON.parse(fs.readFileSync(path.join(folder, 'manifest.json'), 'utf8')) as Manifest;
+      assert.deepEqual([m.trigger, m.outcome, m.dashboards[0]!.panels!.length], ['manual', 'ok', 4]);
+      assert.match(cli(['list']), new RegExp(`^added\t0 12 \\* \\* \\*\tUTC\tnext \\S+\tlast ${path.basename(folder)} ok$`, 'm'));
     } finally {
       svc.proc.kill('SIGTERM');
       await svc.exited;

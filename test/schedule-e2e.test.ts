@@ -6,10 +6,11 @@
 // Grafana gone (the run recorded as failed with its cause), SIGKILL in the middle of a run
 // (the next start cleans up). Secrets are looked for in logs, manifests and the status page.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { freePort } from '../src/browser/driver';
@@ -298,7 +299,7 @@ function spawnUmount(dir: string): void {
   }
 }
 
-describe('SIGKILL in the middle of a run', () => {
+describe('SIGKILL in the middle of a run, then SIGHUP and the jobs CLI', () => {
   test('no partial run is visible, and the next start removes what was left', async () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ps-kill-'));
     const archiveDir = path.join(work, 'archive');
@@ -325,6 +326,15 @@ describe('SIGKILL in the middle of a run', () => {
       fs.writeFileSync(jobsFile, yaml('0 0 1 1 *') + yaml('0 12 * * *').replace('jobs:\n', '').replace('name: killed', 'name: added'));
       svc.proc.kill('SIGHUP');
       assert.ok(await waitForAsync(async () => ((await (await fetch(`${svc.url}/status.json`)).json()) as { jobs: { name: string }[] }).jobs.length === 2, 10_000), 'the added job is scheduled');
+      // `panelshot jobs run`: the job now, in a process of its own; it prints the run folder.
+      const env = { ...process.env, GRAFANA_URL: g.url, GRAFANA_USER: 'admin', GRAFANA_PASS: 'admin', JOBS_FILE: jobsFile, ARCHIVE_DIR: archiveDir, POOL_SIZE: '2', LOG_LEVEL: 'warn' };
+      // Asynchronously: the stand-in answers from this very process.
+      const cli = async (args: string[]) => (await promisify(execFile)(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, '../src/main.ts'), 'jobs', ...args], { env, encoding: 'utf8', timeout: 60_000 })).stdout;
+      const folder = (await cli(['run', 'added'])).trim();
+      assert.equal(path.dirname(folder), path.join(archiveDir, 'added'));
+      const m = JSON.parse(fs.readFileSync(path.join(folder, 'manifest.json'), 'utf8')) as Manifest;
+      assert.deepEqual([m.trigger, m.outcome, m.dashboards[0]!.panels!.length], ['manual', 'ok', 4]);
+      assert.match(await cli(['list']), new RegExp(`^added\t0 12 \\* \\* \\*\tUTC\tnext \\S+\tlast ${path.basename(folder)} ok$`, 'm'));
     } finally {
       svc.proc.kill('SIGTERM');
       await svc.exited;

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config';
 import { signArchiveLink, verifyArchiveLink } from '../src/links/archive';
 import { createLogger } from '../src/logger';
@@ -42,8 +42,15 @@ jobs:
       webhook: { url: "https://chat.example.com/hooks/abc" }
 `;
 
+const made: string[] = [];
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function tmp(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 function logSink(): { lines: string[]; logger: ReturnType<typeof createLogger> } {

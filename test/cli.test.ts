@@ -27,7 +27,16 @@ function panelshot(args: string[], opts: { env?: Record<string, string>; cwd?: s
   });
 }
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'panelshot-shoot-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'panelshot-shoot-'));
+  made.push(d);
+  return d;
+};
+// The output directories shoot wrote, gone with the test (they piled up in /tmp).
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 describe('panelshot shoot', () => {
   let st: Stack;

@@ -37,6 +37,10 @@ export interface BenchArgs {
   sustainedMinutes: number;
   /** Renders of each document kind (PDF, whole page, report) after the throughput run; 0 skips. */
   documents: number;
+  /** Rounds of the real-component pages (floor and panelshot side by side); 0 skips. */
+  components: number;
+  /** Only the real-component rows (--components-only). */
+  componentsOnly: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -56,9 +60,14 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --out FILE           JSON results (default bench-results/bench.json)
   --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
   --quick              smoke run: 3 latency renders, 8 throughput renders, 1 of each document
+                       and 1 round of the real-component pages
   --documents N        renders of each document kind after the throughput run: a 1-panel
                        PDF, a 31-panel dashboard PDF, the same as height=-1 PNG, a report,
                        and the panel's PNG to compare (default 3; 0 skips them)
+  --components N       rounds of the pages built from Grafana's own components (a time series,
+                       a stat, a bar gauge, a 10-panel dashboard), each round the floor and
+                       panelshot side by side, after the documents (default 5; 0 skips)
+  --components-only    only those rows (panelshot started with --pool, nothing else measured)
   --main FILE          measure this build's main.js instead of dist/main.js (e.g. one built
                        with tsc --outDir out/x; the throughput table, --curves and A/B "this")
   --no-floor           skip references, floor and image comparison (screening Chrome flags
@@ -96,10 +105,13 @@ export function parseArgs(argv: string[]): BenchArgs {
     pssExact: false,
     sustainedMinutes: 2,
     documents: 3,
+    components: 5,
+    componentsOnly: false,
   };
   let rendersGiven = false;
   let latencyGiven = false;
   let documentsGiven = false;
+  let componentsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -134,6 +146,8 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--pss-exact': a.pssExact = true; break;
       case '--sustained-min': a.sustainedMinutes = int(1); break;
       case '--documents': a.documents = int(0); documentsGiven = true; break;
+      case '--components': a.components = int(0); componentsGiven = true; break;
+      case '--components-only': a.componentsOnly = true; break;
       case '--env': {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -145,12 +159,14 @@ export function parseArgs(argv: string[]): BenchArgs {
       default: throw new UsageError(`unknown flag ${flag}`);
     }
   }
+  if (a.componentsOnly && !a.components) throw new UsageError('--components-only with --components 0 measures nothing');
   if (a.noFloor && a.baselines.length) throw new UsageError('--baseline compares pictures with the references, which --no-floor skips');
   // --quick only shrinks what was not asked for explicitly.
   if (a.quick) {
     if (!latencyGiven) a.latencyRenders = 3;
     if (!rendersGiven) a.renders = 8;
     if (!documentsGiven) a.documents = 1;
+    if (!componentsGiven) a.components = 1;
   }
   return a;
 }

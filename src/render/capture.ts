@@ -117,8 +117,9 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
     const done = grafanaDone(state) === true;
     if (done !== announcedDone) mark(done ? 'grafana-done' : 'grafana-busy');
     announcedDone = done;
-    // A page often starts animating one frame after its data arrives: give it that frame.
-    const justQuiet = Date.now() - quietSince < QUIET_SETTLE_MS;
+    // A page often starts animating one frame after its data arrives: give it that frame
+    // (Grafana's panels do not animate in: once it says they are done, shoot).
+    const justQuiet = !done && Date.now() - quietSince < QUIET_SETTLE_MS;
     const waitAnimation = !done && animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS;
     const waitScheduled = !done && scheduledSince !== undefined && Date.now() - scheduledSince < MAX_SCHEDULED_WAIT_MS;
     if ((justQuiet || waitAnimation || waitScheduled) && remaining(spec.deadline) > LAST_CHANCE_MS) {
@@ -173,7 +174,9 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       mark('stable');
       return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: true, navigateMs, dataMs: quietSince - t0 - navigateMs, stableMs: now - quietSince, framesCompared, trace };
     }
-    await sleep(Math.min(spec.stability.intervalMs, remaining(spec.deadline)));
+    // Once Grafana says its panels are done, the next screenshot (itself a fresh frame) is
+    // taken at once: it only confirms the picture.
+    await sleep(Math.min(announcedDone ? 0 : spec.stability.intervalMs, remaining(spec.deadline)));
   }
   if (!best) throw new TimeoutWithoutFrame();
   const end = Date.now();

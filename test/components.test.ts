@@ -93,6 +93,16 @@ describe("pages made of Grafana's own components", () => {
     assert.ok(share > 0.999, `only ${(share * 100).toFixed(2)} % of the pixels equal the finished page`);
   });
 
+  test("a classic page's window.panelsRendered releases it too", async () => {
+    const path = `${SOLO}&panelId=1&classic=1`;
+    const { r, ms, trace } = await render(path, 1000, 500);
+    assert.equal(r.headers.get('x-panelshot-settled'), 'true');
+    assert.match(trace, /grafana-done/, trace);
+    assert.ok(ms < 2500, `took ${ms} ms: ${trace}`);
+    const share = await equalShare(r.body, await camera.shoot(st.g, path, 1000, 500, 1));
+    assert.ok(share > 0.999, `only ${(share * 100).toFixed(2)} % of the pixels equal the finished page`);
+  });
+
   test('a 10-panel dashboard (lazy grid) is the finished picture', async () => {
     const { r, trace } = await render(BOARD, 1400, 900);
     assert.equal(r.headers.get('x-panelshot-settled'), 'true');

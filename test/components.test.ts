@@ -24,10 +24,15 @@ function seriesColour(id: string): [number, number, number] {
   return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
 }
 
+/**
+ * Pixels close to `colour` (RGB distance ≤ 60): uPlot's 1 px line is anti-aliased on the
+ * dark background, so few of its pixels are exactly the series colour; the 10 % fill under
+ * it and the dark theme's greys are far from it.
+ */
 async function pixelsOf(png: Buffer, [r, g, b]: [number, number, number]): Promise<number> {
   const { data } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   let n = 0;
-  for (let i = 0; i < data.length; i += 3) if (data[i] === r && data[i + 1] === g && data[i + 2] === b) n++;
+  for (let i = 0; i < data.length; i += 3) if ((data[i]! - r) ** 2 + (data[i + 1]! - g) ** 2 + (data[i + 2]! - b) ** 2 <= 3600) n++;
   return n;
 }
 

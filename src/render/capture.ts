@@ -174,9 +174,11 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       mark('stable');
       return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: true, navigateMs, dataMs: quietSince - t0 - navigateMs, stableMs: now - quietSince, framesCompared, trace };
     }
-    // Once Grafana says its panels are done, the next screenshot (itself a fresh frame) is
-    // taken at once: it only confirms the picture.
-    await sleep(Math.min(announcedDone ? 0 : spec.stability.intervalMs, remaining(spec.deadline)));
+    // Once Grafana says its panels are done, the second screenshot (itself a fresh frame) is
+    // taken at once: it only confirms the picture. Later ones keep the pause, so a page that
+    // says done and still changes is not shot back to back until its deadline.
+    const pause = announcedDone && framesCompared === 0 ? 0 : spec.stability.intervalMs;
+    await sleep(Math.min(pause, remaining(spec.deadline)));
   }
   if (!best) throw new TimeoutWithoutFrame();
   const end = Date.now();

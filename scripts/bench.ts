@@ -25,6 +25,7 @@ import { measureScaleOut, scaleOutRows } from './bench/scaleOut';
 import { documentMedian, measureDocuments, type DocumentTimes } from './bench/documents';
 import { layoutRows, measureLayouts, type LayoutTimes } from './bench/layouts';
 import { measureTracing, tracingRows } from './bench/tracing';
+import { componentRows, measureComponents } from './bench/components';
 
 /** Chromes shooting references in parallel: the stand-in's pages mostly wait, so 3 fit 2 cores. */
 const REFERENCE_CAMERAS = 3;
@@ -61,6 +62,7 @@ async function main(): Promise<number> {
   const g = await startStandin({ dataDelayMs: args.dataDelayMs, animationMs: args.animationMs });
   if (args.scaleOut) return scaleOutOnly(g, args).finally(() => g.close());
   if (args.tracing) return tracingOnly(g, args).finally(() => g.close());
+  if (args.componentsOnly) return componentsOnly(g, args).finally(() => g.close());
   try {
     if (args.curves) return await runCurves(g, args);
     const latencyPanels = panels(1, args.latencyRenders);
@@ -82,6 +84,7 @@ async function main(): Promise<number> {
     let leftover = 0;
     let series: PssSeries | undefined;
     let documents: DocumentTimes[] = [];
+    let components: Awaited<ReturnType<typeof measureComponents>>;
     try {
       measured = await measurePanelshot(ps, g, args, latencyPanels, loadPanels, sampler!);
       // Documents after the memory series ends: a whole dashboard's tall viewport is not
@@ -91,6 +94,7 @@ async function main(): Promise<number> {
         documents = await measureDocuments(ps.url, g.url, args.documents);
         log(`documents: ${documents.map((d) => `${d.name.split(' (')[0]} ${Math.round(documentMedian(d))} ms`).join(', ')}`);
       }
+      if (args.components) components = await measureComponents(g, ps, args.components, args.pool, log);
     } catch (e) {
       log(`panelshot log tail:\n${ps.logTail()}`);
       throw e;
@@ -109,6 +113,7 @@ async function main(): Promise<number> {
     const failed = answers.filter((a) => a.status !== 200);
     const result = summarize(args, { floor, measured, shares, logins, startupMs: ps.startupMs, buildMs, leftover, benchMs: Date.now() - startedAt });
     addDocuments(result, documents, floor.medianMs);
+    if (components) addComponents(result, components);
     if (ab) addBaselines(result, ab, floor.medianMs);
     if (layouts.length) {
       result.rows.push(...layoutRows(layouts));
@@ -524,6 +529,37 @@ async function layoutsOnly(args: BenchArgs): Promise<number> {
   process.stdout.write(`${table(layoutRows(layouts))}\n`);
   log(`details in ${out}`);
   return layouts.some((l) => l.failed.length) ? 1 : 0;
+}
+
+/** The real-component rows after the documents; their own floor in each row. */
+function addComponents(result: { rows: Row[]; json: unknown }, c: NonNullable<Awaited<ReturnType<typeof measureComponents>>>): void {
+  const at = result.rows.findIndex((r) => r.metric.startsWith('images equal'));
+  result.rows.splice(at < 0 ? result.rows.length : at, 0, ...componentRows(c));
+  (result.json as Record<string, unknown>).components = {
+    doneSignal: c.doneSignal,
+    traced: c.renders,
+    pages: c.pages.map((p) => ({ ...p, floorMedianMs: round(median(p.floorMs), 1), panelshotMedianMs: round(median(p.panelshotMs), 1), floorMs: p.floorMs.map((n) => round(n, 1)), panelshotMs: p.panelshotMs.map((n) => round(n, 1)) })),
+  };
+}
+
+/** --components-only: panelshot started alone, then the real-component rounds. */
+async function componentsOnly(g: Standin, args: BenchArgs): Promise<number> {
+  const ps = await startPanelshot(g.url, args.pool, args.env, args.main);
+  let c: Awaited<ReturnType<typeof measureComponents>>;
+  try {
+    c = await measureComponents(g, ps, args.components, args.pool, log);
+  } finally {
+    await ps.stop();
+  }
+  if (!c) return 1;
+  const result = { rows: [] as Row[], json: { at: new Date().toISOString(), machine: { cpus: os.cpus().length }, args } as Record<string, unknown> };
+  addComponents(result, c);
+  console.log(table(result.rows));
+  const out = args.out === 'bench-results/bench.json' ? 'bench-results/components.json' : args.out;
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(result.json, null, 2) + '\n');
+  log(`wrote ${out}`);
+  return c.pages.some((p) => p.failed.length) ? 1 : 0;
 }
 
 /** --scale-out: the three ways of getting Chrome under the same load, one table. */

@@ -43,6 +43,10 @@ export interface BenchArgs {
   layouts: number;
   /** --layouts-only: only those rows. */
   layoutsOnly: boolean;
+  /** Rounds of the real-component pages (floor and panelshot side by side); 0 skips. */
+  components: number;
+  /** Only the real-component rows (--components-only). */
+  componentsOnly: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -62,6 +66,7 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --out FILE           JSON results (default bench-results/bench.json)
   --env KEY=VALUE      extra panelshot environment, repeatable (CHROME_ARGS, STABLE_FRAMES, …)
   --quick              smoke run: 3 latency renders, 8 throughput renders, 1 of each document
+                       and 1 round of the real-component pages
   --documents N        renders of each document kind after the throughput run: a 1-panel
                        PDF, a 31-panel dashboard PDF, the same as height=-1 PNG, a report,
                        and the panel's PNG to compare (default 3; 0 skips them)
@@ -69,6 +74,10 @@ export const USAGE = `Usage: npm run bench -- [flags]
                        page layouts (classic ≤ 11.2: inner scroller; scenes ≥ 11.3: the body
                        scrolls), each round against its floor (default 3; 0 skips them)
   --layouts-only       only those rows (with --layouts N rounds)
+  --components N       rounds of the pages built from Grafana's own components (a time series,
+                       a stat, a bar gauge, a 10-panel dashboard), each round the floor and
+                       panelshot side by side, after the documents (default 5; 0 skips)
+  --components-only    only those rows (panelshot started with --pool, nothing else measured)
   --main FILE          measure this build's main.js instead of dist/main.js (e.g. one built
                        with tsc --outDir out/x; the throughput table, --curves and A/B "this")
   --no-floor           skip references, floor and image comparison (screening Chrome flags
@@ -112,11 +121,14 @@ export function parseArgs(argv: string[]): BenchArgs {
     documents: 3,
     layouts: 3,
     layoutsOnly: false,
+    components: 5,
+    componentsOnly: false,
   };
   let rendersGiven = false;
   let latencyGiven = false;
   let documentsGiven = false;
   let layoutsGiven = false;
+  let componentsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = (): string => {
@@ -154,6 +166,8 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--documents': a.documents = int(0); documentsGiven = true; break;
       case '--layouts': a.layouts = int(0); layoutsGiven = true; break;
       case '--layouts-only': a.layoutsOnly = true; break;
+      case '--components': a.components = int(0); componentsGiven = true; break;
+      case '--components-only': a.componentsOnly = true; break;
       case '--env': {
         const kv = value();
         const eq = kv.indexOf('=');
@@ -166,6 +180,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     }
   }
   if (a.layoutsOnly && a.layouts === 0) throw new UsageError('--layouts-only needs --layouts N with N ≥ 1');
+  if (a.componentsOnly && !a.components) throw new UsageError('--components-only with --components 0 measures nothing');
   if (a.noFloor && a.baselines.length) throw new UsageError('--baseline compares pictures with the references, which --no-floor skips');
   // --quick only shrinks what was not asked for explicitly.
   if (a.quick) {
@@ -173,6 +188,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     if (!rendersGiven) a.renders = 8;
     if (!documentsGiven) a.documents = 1;
     if (!layoutsGiven) a.layouts = 1;
+    if (!componentsGiven) a.components = 1;
   }
   return a;
 }

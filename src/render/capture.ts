@@ -98,6 +98,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
   let animatingSince: number | undefined;
   let scheduledSince: number | undefined;
   let announcedDone = false;
+  let layoutChangedAt: number | undefined;
 
   try {
     while (remaining(spec.deadline) > 0) {
@@ -136,8 +137,12 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       const done = grafanaDone(state) === true;
       if (done !== announcedDone) mark(done ? 'grafana-done' : 'grafana-busy');
       announcedDone = done;
-      // A page often starts animating one frame after its data arrives: give it that frame.
-      const justQuiet = Date.now() - quietSince < QUIET_SETTLE_MS;
+      // A page often starts animating one frame after its data arrives: give it that frame
+      // (Grafana's panels do not animate in: once it says they are done, shoot). After the
+      // viewport grew or rows opened, the newly visible panels start their queries only at
+      // the next frame (the lazy loader's observer): until then "done" is the old news.
+      const layoutSettling = layoutChangedAt !== undefined && Date.now() - layoutChangedAt < QUIET_SETTLE_MS;
+      const justQuiet = (!done || layoutSettling) && Date.now() - quietSince < QUIET_SETTLE_MS;
       const waitAnimation = !done && animatingSince !== undefined && Date.now() - animatingSince < MAX_ANIMATION_WAIT_MS;
       const waitScheduled = !done && scheduledSince !== undefined && Date.now() - scheduledSince < MAX_SCHEDULED_WAIT_MS;
       if ((justQuiet || waitAnimation || waitScheduled) && remaining(spec.deadline) > LAST_CHANCE_MS) {
@@ -152,6 +157,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
         if (opened.result?.value) {
           mark(`expanded:${opened.result.value}`);
           quietSince = undefined;
+          layoutChangedAt = Date.now();
           continue;
         }
         rowPasses = MAX_ROW_PASSES;
@@ -168,6 +174,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
         viewportHeight = grown;
         await session.setViewport(spec.width, viewportHeight, spec.scale);
         mark(`grown:${grown}`);
+        layoutChangedAt = Date.now();
         best = undefined;
         equalFrames = 0;
         quietSince = undefined;
@@ -196,7 +203,11 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
         mark('stable');
         return { kind: 'frame', png: best, cssHeight: viewportHeight, settled: true, navigateMs, dataMs: quietSince - t0 - navigateMs, stableMs: now - quietSince, framesCompared, trace };
       }
-      await sleep(Math.min(spec.stability.intervalMs, remaining(spec.deadline)));
+      // Once Grafana says its panels are done, the second screenshot (itself a fresh frame) is
+      // taken at once: it only confirms the picture. Later ones keep the pause, so a page that
+      // says done and still changes is not shot back to back until its deadline.
+      const pause = announcedDone && framesCompared === 0 ? 0 : spec.stability.intervalMs;
+      await sleep(Math.min(pause, remaining(spec.deadline)));
     }
   } catch (e) {
     // A command the deadline cut short (on a busy machine): the best frame so far is the

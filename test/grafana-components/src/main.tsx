@@ -6,6 +6,7 @@
 // DataSourceWithBackend, as in Grafana. As on a Grafana 12 page, window.__grafanaSceneContext
 // is set by the scene and window.__grafanaRunningQueryCount is kept by its query controller;
 // the dashboard's annotations request runs first, then the panels load their plugin and data.
+// `classic=1` makes a d-solo page announce itself as a classic (Grafana <= 11.2) one.
 // `gap=<ms>` puts a pause between the two, as Grafana 12.2 has.
 // `noise=0` turns off the bookkeeping a Grafana app keeps doing after the panels are drawn.
 import './boot';
@@ -78,6 +79,30 @@ function body(): SceneObject {
   return new SceneGridLayout({ isLazy: true, isDraggable: false, isResizable: false, children: items });
 }
 
+/**
+ * `classic=1` (d-solo only): the page speaks like Grafana <= 11.2's classic dashboards
+ * instead: no __grafanaSceneContext, a `.panel-solo` panel, and window.panelsRendered
+ * counting panels drawn with their data (Done or Error), one frame after the draw.
+ */
+const classic = solo && q.get('classic') === '1';
+if (classic) {
+  Object.defineProperty(window, '__grafanaSceneContext', { configurable: true, get: () => undefined, set: () => {} });
+  const w = window as unknown as { panelsRendered: number };
+  w.panelsRendered = 0;
+}
+
+function countRendered(): void {
+  const w = window as unknown as { panelsRendered: number };
+  for (const r of sceneGraph.findAllObjects(scene, (o) => o instanceof SceneQueryRunner) as SceneQueryRunner[]) {
+    let counted = false;
+    r.subscribeToState((st) => {
+      if (counted || (st.data?.state !== 'Done' && st.data?.state !== 'Error')) return;
+      counted = true;
+      requestAnimationFrame(() => (w.panelsRendered += 1));
+    });
+  }
+}
+
 const controller = new behaviors.SceneQueryController();
 const scene = new EmbeddedScene({
   $timeRange: new SceneTimeRange({ from: new Date(FROM).toISOString(), to: new Date(TO).toISOString(), timeZone: 'utc' }),
@@ -123,6 +148,10 @@ async function start(): Promise<void> {
   const gap = Number(q.get('gap')) || 0;
   if (gap > 0) await new Promise((r) => setTimeout(r, gap));
   scene.setState({ body: body() });
+  if (classic) {
+    document.getElementById('reactRoot')!.classList.add('panel-solo');
+    countRendered();
+  }
   reportDone();
 }
 

@@ -1,0 +1,103 @@
+// The real-component rows of `npm run bench`: pages built from Grafana's own npm packages
+// (test/grafana-components: Scenes, uPlot, BigValue, BarGauge, Grafana's timers and
+// bookkeeping), each measured side by side with the naive floor in rounds. In each round
+// every page is taken by the floor (one warm Chrome, screenshots back to back until the
+// settled frame, floor.ts) and by panelshot, in alternating order, so drift hits both alike.
+// Runs after the throughput run, with the memory sampler stopped.
+import type { Standin } from '../../test/standin/grafana';
+import { componentBundleBuilt } from '../../test/standin/components';
+import { ReferenceCamera } from '../../test/support/reference';
+import { equalShare } from '../../test/support/stack';
+import { measureFloor } from './floor';
+import { render } from './panelshot';
+import { median } from './stats';
+import { ms, ratio, type Row } from './report';
+
+export interface ComponentPage {
+  name: string;
+  path: string;
+  width: number;
+  height: number;
+}
+
+export const COMPONENT_PAGES: ComponentPage[] = [
+  { name: 'd-solo time series (uPlot)', path: '/d-solo/gc-board/bench?orgId=1&panelId=1', width: 1000, height: 500 },
+  { name: 'd-solo stat (BigValue)', path: '/d-solo/gc-board/bench?orgId=1&panelId=2', width: 1000, height: 500 },
+  { name: 'd-solo bar gauge', path: '/d-solo/gc-board/bench?orgId=1&panelId=3', width: 1000, height: 500 },
+  { name: '10-panel dashboard (lazy grid, kiosk)', path: '/d/gc-board/bench?orgId=1&panels=10&kiosk', width: 1400, height: 900 },
+];
+
+export interface ComponentTimes {
+  name: string;
+  floorMs: number[];
+  panelshotMs: number[];
+  /** Answers equal to the floor's settled frame (share ≥ 0.999), unsettled answers, failures. */
+  equal: number;
+  unsettled: number;
+  failed: string[];
+}
+
+/** Rounds of floor and panelshot on every page; also how many renders the Grafana done signal released. */
+export async function measureComponents(g: Standin, panelshot: { url: string; log: string[] }, rounds: number, pool: number, log: (m: string) => void): Promise<{ pages: ComponentTimes[]; doneSignal: number; renders: number } | undefined> {
+  if (!componentBundleBuilt()) {
+    log('components: the Grafana-components bundle is not built (bash scripts/setup.sh --test): rows skipped');
+    return undefined;
+  }
+  const pages = COMPONENT_PAGES.map((p) => ({ name: p.name, floorMs: [] as number[], panelshotMs: [] as number[], equal: 0, unsettled: 0, failed: [] as string[] }));
+  // Every pooled session loads the bundle once before timing, as the floor's Chrome does.
+  await Promise.all(COMPONENT_PAGES.flatMap((p, i) => Array.from({ length: pool }, () => render(panelshot.url, g.url + p.path, i, p.width, p.height))));
+  const logFrom = panelshot.log.length;
+  const cam = await ReferenceCamera.open();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, p] of COMPONENT_PAGES.entries()) {
+        const out = pages[i]!;
+        const refs = new Map<number, Buffer>();
+        const floor = async () => out.floorMs.push((await measureFloor(g, cam, new Map([[i, p.path]]), p.width, p.height, refs)).perPanelMs[0]!);
+        const ours = async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          const a = await render(panelshot.url, g.url + p.path, i, p.width, p.height);
+          if (a.status !== 200) return void out.failed.push(`${a.status} ${a.error ?? ''}`);
+          out.panelshotMs.push(a.clientMs);
+          if (!a.settled) out.unsettled++;
+          return a.png;
+        };
+        // Alternate who goes first; the floor leaves its settled frame in refs either way.
+        let png: Buffer | undefined;
+        if (round % 2 === 0) {
+          await floor();
+          png = await ours();
+        } else {
+          png = await ours();
+          await floor();
+        }
+        if (png && (await equalShare(png, refs.get(i)!)) >= 0.999) out.equal++;
+      }
+      log(`components: round ${round + 1}/${rounds} done`);
+    }
+  } finally {
+    await cam.close();
+  }
+  const traces = panelshot.log.slice(logFrom).filter((l) => l.includes('"render_trace"'));
+  return { pages, doneSignal: traces.filter((l) => l.includes('grafana-done')).length, renders: traces.length };
+}
+
+export function componentRows(r: { pages: ComponentTimes[]; doneSignal: number; renders: number }): Row[] {
+  const rows: Row[] = [];
+  for (const p of r.pages) {
+    const f = median(p.floorMs);
+    const m = median(p.panelshotMs);
+    rows.push(
+      { metric: `real components: ${p.name}, floor, median of ${p.floorMs.length}`, value: ms(f), vsFloor: ratio(1) },
+      {
+        metric: `  panelshot, median of ${p.panelshotMs.length} (equal ${p.equal}, unsettled ${p.unsettled}${p.failed.length ? `, ${p.failed.length} failed` : ''})`,
+        value: `${ms(m)} (${m - f >= 0 ? '+' : ''}${ms(m - f)})`,
+        target: '≤ floor',
+        vsFloor: ratio(m / f),
+        pass: m <= f && !p.failed.length && p.equal === p.panelshotMs.length,
+      },
+    );
+  }
+  rows.push({ metric: "  renders released by Grafana's done signal (render_trace)", value: r.renders ? `${r.doneSignal}/${r.renders}` : 'n/a (needs --env LOG_LEVEL=debug)' });
+  return rows;
+}

@@ -117,6 +117,22 @@ describe('pages that never settle', () => {
     assert.equal((await strict.render({ url: PANEL })).status, 200);
   });
 
+  test('a page that blocks its main thread past the timeout: 408 by the timeout, and the session is kept, not replaced as crashed', async () => {
+    // DevTools evaluations wait for the page's main thread: the poll running at the deadline
+    // is cut short by it. That is the render running out of time, not Chrome failing.
+    const crashed = () => st.logs.filter((l) => l.includes('"event":"chrome_replace"')).length;
+    const before = crashed();
+    const started = Date.now();
+    const r = await st.render({ url: `${PANEL}&freeze=6000`, timeout: '2' });
+    const took = Date.now() - started;
+    assert.equal(r.status, 408, r.body.toString().slice(0, 300));
+    assert.equal(r.json().code, 'render_timeout');
+    assert.ok(took < 3000, `answered after ${took} ms for a 2 s timeout`);
+    // The same session serves the next render once its reset is through (the freeze ends).
+    assert.equal((await st.render({ url: PANEL })).status, 200);
+    assert.equal(crashed(), before, 'no session was replaced');
+  });
+
   test('a page whose data never arrives still answers by the timeout', async () => {
     const started = Date.now();
     const r = await st.render({ url: `${PANEL}&dataDelay=60000`, timeout: '2' });

@@ -350,6 +350,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       rearm: q.get('rearm') === 'forever',
       cancelFrame: q.get('cancelFrame') === '1',
       layout,
+      freeze: clampMs(q.get('freeze'), 0),
     };
     const model = kind === 'dashboard' && GRID_BOARDS.includes(uid) ? dashboardByUid(uid)!.dashboard : undefined;
     if (model) return sendHtml(res, 200, gridDashboardPage(cfg, model, q));
@@ -656,6 +657,11 @@ interface PageConfig {
    * ran, as chart libraries do): a frame that will never come.
    */
   cancelFrame: boolean;
+  /**
+   * Ms the page's main thread stays busy once its script starts (a heavy panel's script, a
+   * plugin stuck in a loop): meanwhile it answers nothing, not even DevTools' evaluations.
+   */
+  freeze: number;
   /** Grid dashboards only: the items to lay out; panels then load lazily, as in Grafana. */
   grid?: GridItem[];
   /** Whose markup and signals the page has (StandinOptions.layout). */
@@ -1259,6 +1265,7 @@ const CLIENT_JS = String.raw`
     if (cfg.extra) fetch(cfg.extra, { mode: 'no-cors' }).catch(function () {});
     if (cfg.rearm) (function tick() { setTimeout(tick, 100); })();
     if (cfg.cancelFrame) cancelAnimationFrame(requestAnimationFrame(function () {}));
+    if (cfg.freeze) { var frozenUntil = Date.now() + cfg.freeze; while (Date.now() < frozenUntil) { /* busy */ } }
     panels.forEach(function (p) { if (p.state === 'loading') p.load(); });
   }
 

@@ -89,7 +89,7 @@ export async function startStack(env: Record<string, string> = {}, standin: Stan
   };
   if (opts.ready !== false) {
     try {
-      await waitReady(`${s.url}/readyz`);
+      await waitReady(`${s.url}/readyz`); // s.url ends with BASE_PATH
     } catch (e) {
       await stack.stop();
       throw e;

@@ -8,6 +8,7 @@
 // directly over DevTools, cookie and viewport already set, the page loaded once before;
 // then Page.navigate and screenshots back to back until one equals the settled frame.
 // The settled frame comes from the same Chrome, so "equal" can mean equal bytes.
+import fs from 'node:fs';
 import type { Standin } from '../../test/standin/grafana';
 import { ReferenceCamera } from '../../test/support/reference';
 import { processCpuMs } from './cpu';
@@ -64,8 +65,15 @@ export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<
       await cam.parkPointer().catch(duringCommit);
       const shot = await cdp<{ data: string }>('Page.captureScreenshot', { format: 'png' }).catch(duringCommit);
       n++;
-      if (shot && Buffer.from(shot.data, 'base64').equals(settled)) break;
-      if (performance.now() - t0 > FLOOR_DEADLINE_MS) throw new Error(`floor: panel ${id} never showed its settled frame again`);
+      const frame = shot ? Buffer.from(shot.data, 'base64') : undefined;
+      if (frame?.equals(settled)) break;
+      if (performance.now() - t0 > FLOOR_DEADLINE_MS) {
+        // Both pictures where they can be compared by eye.
+        fs.mkdirSync('bench-results', { recursive: true });
+        fs.writeFileSync(`bench-results/floor-${id}-settled.png`, settled);
+        if (frame) fs.writeFileSync(`bench-results/floor-${id}-last.png`, frame);
+        throw new Error(`floor: panel ${id} never showed its settled frame again (bench-results/floor-${id}-*.png)`);
+      }
     }
     perPanelMs.push(performance.now() - t0);
     cpu.push(chromeCpuMs() - cpu0);

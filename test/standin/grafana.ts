@@ -962,7 +962,9 @@ const CLIENT_JS = String.raw`
   function updateState() {
     var loading = 0, drawing = 0, errors = 0;
     panels.forEach(function (p) {
-      if (p.state === 'loading') loading++;
+      // A lazy panel the observer has not reported on yet may be about to load: until its
+      // first report the page is not done (test-only knowledge: the reference camera's).
+      if (p.state === 'loading' || (p.state === 'idle' && !p.seen)) loading++;
       else if (p.state === 'drawing' || p.state === 'waiting') drawing++;
       else if (p.state === 'error') errors++;
     });
@@ -1183,7 +1185,8 @@ const CLIENT_JS = String.raw`
   // panel (classic Grafana's inner scroller) hides it from the observer too.
   var lazy = 'IntersectionObserver' in window ? new IntersectionObserver(function (entries) {
     entries.forEach(function (e) {
-      if (!e.isIntersecting) return;
+      panels.forEach(function (p) { if (p.root === e.target) p.seen = true; });
+      if (!e.isIntersecting) { updateState(); return; }
       lazy.unobserve(e.target);
       panels.forEach(function (p) { if (p.root === e.target && p.state === 'idle') p.load(); });
     });

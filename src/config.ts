@@ -44,7 +44,8 @@ function isHttpUrl(v: string): boolean {
   }
 }
 
-function isValidTimezone(tz: string): boolean {
+/** An IANA zone Intl knows (for config keys and jobs files alike). */
+export function isValidTimezone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;

@@ -29,7 +29,7 @@ export function groupPssMiB(pgid: number): number {
 }
 
 /** Whether process `pid` exists (EPERM: it does, under another user). */
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

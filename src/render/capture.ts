@@ -304,12 +304,7 @@ const BETWEEN_DOCUMENTS = /Not attached to an active page|aborted by navigation|
 
 async function pageState(session: BrowserSession, deadline: number): Promise<PageState> {
   try {
-    const r = await session.direct<{ result?: { value?: PageState }; exceptionDetails?: unknown }>(
-      'Runtime.evaluate',
-      { expression: STATE_EXPRESSION, returnByValue: true },
-      remaining(deadline),
-    );
-    return r.result?.value ?? LOADING;
+    return (await evaluateDirect<PageState>(session, STATE_EXPRESSION, deadline)) ?? LOADING;
   } catch (e) {
     // Between navigation commit and the new document, evaluation can fail: still loading.
     if (BETWEEN_DOCUMENTS.test(String((e as Error).message))) return LOADING;

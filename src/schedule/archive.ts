@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pidAlive } from '../browser/processes';
 
 const PARTIAL = '.partial';
 /** 2026-12-07T0100Z, or 2026-12-07T010005Z when the occurrence is not on a whole minute (6-field cron). */
@@ -48,15 +49,6 @@ export interface RunEntry {
   run: string;
   at: Date;
   dir: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class Archive {
@@ -139,7 +131,7 @@ export class Archive {
   cleanLeftovers(): string[] {
     const removed: string[] = [];
     const stale = (host: string, pid: number, mtimeMs: number) =>
-      host === this.host ? pid !== process.pid && !alive(pid) : Date.now() - mtimeMs > FOREIGN_STALE_MS;
+      host === this.host ? pid !== process.pid && !pidAlive(pid) : Date.now() - mtimeMs > FOREIGN_STALE_MS;
     const partial = path.join(this.dir, PARTIAL);
     for (const e of safeList(partial)) {
       const m = /\.([^.]+)\.(\d+)$/.exec(e);
@@ -168,7 +160,7 @@ export class Archive {
         } else if (runTime(e)) {
           for (const f of safeList(p)) {
             const t = /\.(\d+)\.tmp$/.exec(f);
-            if (f.startsWith('.') && t && !alive(Number(t[1]))) {
+            if (f.startsWith('.') && t && !pidAlive(Number(t[1]))) {
               fs.rmSync(path.join(p, f), { force: true });
               removed.push(path.relative(this.dir, path.join(p, f)));
             }

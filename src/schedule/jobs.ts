@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { Cron } from 'croner';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { ConfigError, type Config } from '../config';
+import { ConfigError, isValidTimezone, type Config } from '../config';
 import { parseDuration } from '../links/token';
 
 export type Output = 'report' | 'panels';
@@ -49,15 +49,6 @@ function urlOf(v: string): URL | undefined {
   }
 }
 
-function isZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function jobSchema(c: Pick<Config, 'grafanaUrl' | 'renderTimeoutS' | 'renderTimeoutMaxS' | 'maxWidth' | 'maxHeight'>, smtpReady: boolean, webhookAllow: string[]) {
   const httpUrl = z.string().refine((v) => {
     try {
@@ -83,7 +74,7 @@ function jobSchema(c: Pick<Config, 'grafanaUrl' | 'renderTimeoutS' | 'renderTime
         return false;
       }
     }, 'is not a cron expression (5 fields, or 6 with seconds first)'),
-    timezone: z.string().refine(isZone, 'must be an IANA timezone such as Europe/Berlin').default('UTC'),
+    timezone: z.string().refine(isValidTimezone, 'must be an IANA timezone such as Europe/Berlin').default('UTC'),
     dashboards: z.array(dashboard).min(1, 'must list at least one dashboard'),
     output: z.array(z.enum(['report', 'panels'], { message: 'must be report or panels' })).min(1).default(['report', 'panels']),
     width: z.number().int().min(16).max(c.maxWidth).default(1000),

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, KEYS, loadConfig } from '../src/config';
 import { envExample } from '../scripts/env-example';
+import { chromeFlags, GC_FUNCTION } from '../src/browser/chromeFlags';
 
 const root = path.resolve(__dirname, '..');
 /** Runs src/main.ts from any working directory (tsx resolved from here, not from cwd). */
@@ -128,4 +129,12 @@ test('--help and the README document every key', () => {
     assert.match(help.stdout, new RegExp(`\\b${key}\\b`), `--help lacks ${key}`);
     assert.match(readme, new RegExp(`\\| \`${key}\` \\|`), `README table lacks ${key}`);
   }
+});
+
+test("V8 flags in CHROME_ARGS join panelshot's own (Chrome reads only the last --js-flags)", () => {
+  const own = chromeFlags([]).filter((f) => f.startsWith('--js-flags='));
+  assert.deepEqual(own, [`--js-flags=--expose-gc-as=${GC_FUNCTION}`]);
+  const flags = chromeFlags(['--js-flags=--max-old-space-size=512', '--lang=de']);
+  assert.deepEqual(flags.filter((f) => f.startsWith('--js-flags=')), [`--js-flags=--expose-gc-as=${GC_FUNCTION} --max-old-space-size=512`]);
+  assert.ok(flags.includes('--lang=de'));
 });

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import JSZip from 'jszip';
 import type { BrowserSession } from '../src/browser/session';
+import { GC_FUNCTION } from '../src/browser/chromeFlags';
 import { sign } from '../src/cli/sign';
 import { ownedProcesses, waitFor } from './support/processes';
 import { startStack, type Stack } from './support/stack';
@@ -264,6 +265,37 @@ describe('isolation between renders', () => {
       assert.equal(await leftovers(next), clean);
     } finally {
       st.s.pool.release(next);
+    }
+  });
+});
+
+describe("the reset and the last page's memory", () => {
+  let st: Stack;
+  before(async () => {
+    st = await startStack({ POOL_SIZE: '1' });
+  });
+  after(async () => {
+    await st?.stop();
+  });
+
+  test("the reset collects the last page's garbage, with V8's ordinary GC", async () => {
+    const held = await st.s.pool.acquire(Date.now() + 30_000);
+    try {
+      await held.cdp('Page.navigate', { url: `${st.g.url}/login` });
+      await waitFor(async () => (await held.evaluate<string>('document.readyState').catch(() => '')) === 'complete', 10_000);
+      await held.evaluate("window.junk = Array.from({ length: 1e6 }, (_, i) => ({ i, s: 'x' + i })), 1");
+      const heapMiB = async () => (await held.cdp<{ usedSize: number }>('Runtime.getHeapUsage')).usedSize / 2 ** 20;
+      const loaded = await heapMiB();
+      assert.ok(loaded > 40, `the page holds only ${loaded.toFixed(1)} MiB (else the check below proves nothing)`);
+      await held.reset();
+      const left = await heapMiB();
+      assert.ok(left < 15, `${left.toFixed(1)} MiB of the last page's heap is left after the reset`);
+      // The reset's GC is V8's ordinary one, which keeps compiled code (Grafana's bundle)
+      // for the next render; HeapProfiler.collectGarbage (V8's low-memory GC) is only the
+      // fallback for a Chrome without our --js-flags.
+      assert.equal(await held.evaluate<string>(`typeof ${GC_FUNCTION}`), 'function');
+    } finally {
+      st.s.pool.release(held);
     }
   });
 });

@@ -1,6 +1,16 @@
 // Chrome's command line, with the reason for each flag. Everything here was needed on a
 // closed-network Debian host running as root or as a hardened systemd user.
+
+/**
+ * V8's ordinary full garbage collection, offered to pages under this name (not `gc`, which
+ * a page might look for): the session runs it on about:blank between renders
+ * (browser/session.ts reset). Nothing but a GC can be done with it.
+ */
+export const GC_FUNCTION = '__panelshotGc';
+
 export function chromeFlags(extra: string[]): string[] {
+  // Chrome reads one --js-flags (the last): V8 flags given in CHROME_ARGS join ours.
+  const jsFlags = [`--expose-gc-as=${GC_FUNCTION}`, ...extra.filter((f) => f.startsWith('--js-flags=')).map((f) => f.slice('--js-flags='.length))];
   return [
     // For a full chromium (CHROME_BIN); chromium-headless-shell, the default, is headless anyway.
     '--headless=new',
@@ -43,6 +53,8 @@ export function chromeFlags(extra: string[]): string[] {
     '--font-render-hinting=none',
     '--password-store=basic',
     '--use-mock-keychain',
-    ...extra,
+    // The GC between renders without dropping compiled code (GC_FUNCTION).
+    `--js-flags=${jsFlags.join(' ')}`,
+    ...extra.filter((f) => !f.startsWith('--js-flags=')),
   ];
 }

@@ -3,6 +3,7 @@
 import type { DriverHandle } from './driver';
 import { withTimeout } from './driver';
 import { TRACKER_SOURCE } from './pageTracker';
+import { GC_FUNCTION } from './chromeFlags';
 import { browserWebSocketUrl, type CdpEvent } from './cdpSocket';
 import { OriginGuard, type GuardPolicy } from './originGuard';
 
@@ -301,12 +302,16 @@ export class BrowserSession {
       // 'all' includes this tab's sessionStorage for the origin (test/hostile.test.ts checks).
       ...origins.map((origin) => this.direct('Storage.clearDataForOrigin', { origin, storageTypes: 'all' })),
       (async () => {
-        await this.direct('Runtime.evaluate', { expression: "window.name = ''" });
         // The last page's garbage (its V8 heap, the DOM it left) stays in this tab's
         // renderer until V8 needs room, and the renderers swell render after render.
         // Collect it now, between renders, in this renderer only (each browser context has
-        // its own): measured in docs/adr/0011-peak-memory.md.
-        await this.direct('HeapProfiler.collectGarbage');
+        // its own): measured in docs/adr/0011-peak-memory.md. With an ordinary full GC
+        // (chromeFlags' GC_FUNCTION), not HeapProfiler.collectGarbage: that one is V8's
+        // low-memory GC, which also drops the compiled code of Grafana's bundle, and the
+        // next render compiled it again, ~50 ms of every render (ADR 19).
+        const r = await this.direct<{ result?: { value?: boolean } }>('Runtime.evaluate', { expression: `window.name = ''; typeof ${GC_FUNCTION} === 'function' && (${GC_FUNCTION}(), true)`, returnByValue: true });
+        // A Chrome without our flag (a Grid node that drops --js-flags): the low-memory GC.
+        if (r.result?.value !== true) await this.direct('HeapProfiler.collectGarbage');
       })(),
       (async () => {
         await this.setTimezone(undefined);

@@ -126,6 +126,38 @@ describe("pages made of Grafana's own components", () => {
   });
 });
 
+describe("after Grafana's done signal", () => {
+  // Four confirming frames 200 ms apart (operators may ask for that): the looks at the page
+  // between them fall while the page's late bookkeeping request is in flight.
+  let st: Stack;
+  before(async () => {
+    assert.ok(componentBundleBuilt(), 'the Grafana-components bundle is missing: run bash scripts/setup.sh --test');
+    st = await startStack({ POOL_SIZE: '1', STABLE_FRAMES: '4', STABLE_INTERVAL_MS: '200' });
+  });
+  after(async () => {
+    await st?.stop();
+  });
+
+  test('a bookkeeping request sent once the panels are done does not hold the picture', async () => {
+    // 150 ms after its data, the page sends a request that takes 3 s. Pixels decide from
+    // Grafana's "done" on; that request used to count as the page being busy again.
+    st.g.resetStats();
+    const from = st.logs.length;
+    const started = Date.now();
+    const r = await st.render({ url: `${SOLO}&panelId=1&lateCall=150`, width: '1000', height: '500', timeout: '20' });
+    const answered = Date.now();
+    assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+    assert.equal(r.headers.get('x-panelshot-settled'), 'true');
+    const trace = st.logs.slice(from).map((l) => JSON.parse(l) as { event?: string; trace?: string }).find((l) => l.event === 'render_trace')?.trace ?? '';
+    const at = (step: string) => Number(new RegExp(`(\\d+):${step}`).exec(trace)?.[1]);
+    assert.ok(at('stable') - at('grafana-done') < 1500, `held after Grafana said done: ${trace}`);
+    // The request really was in flight while panelshot compared frames, and still is.
+    const call = st.g.stats.slowCalls[0];
+    assert.ok(call && call.start > started && call.start < answered && (call.end === undefined || call.end > answered), `the late request did not overlap the capture: ${JSON.stringify(st.g.stats.slowCalls)}`);
+    assert.ok((await pixelsOf(r.body, seriesColour('1'))) > 300, 'no series line in the picture');
+  });
+});
+
 describe("Grafana's done signal, read from the page state", () => {
   const base: PageState = {
     href: 'http://grafana/d-solo/x',

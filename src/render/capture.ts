@@ -105,8 +105,14 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       const look = await lookAtPage(session, spec);
       if (look.kind === 'login-page') return look;
       const state = look.state;
+      // Grafana keeps timers due, frames requested and a bookkeeping request or late resource
+      // (a font, an icon) coming after its panels are drawn (DESIGN §8): once it has said they
+      // are done on a quiet page, those hold nothing and pixels decide. A new query (done no
+      // more) or a loading bar does hold.
+      const done = grafanaDone(state) === true;
+      const quiet = pageQuiet(state) || (announcedDone && done && !state.loading && state.readyState === 'complete');
 
-      if (!pageQuiet(state)) {
+      if (!quiet) {
         quietSince = undefined;
         equalFrames = 0;
         // A page that never goes quiet still owes the caller a picture at the deadline.
@@ -132,9 +138,6 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       // hint like animation, bounded the same way.
       if (state.scheduled > 0 && scheduledSince === undefined) mark('scheduled');
       scheduledSince = state.scheduled > 0 ? (scheduledSince ?? Date.now()) : undefined;
-      // Grafana keeps timers due and frames requested after its panels are drawn (DESIGN §8):
-      // once it says they are done, those hints hold nothing and pixels decide.
-      const done = grafanaDone(state) === true;
       if (done !== announcedDone) mark(done ? 'grafana-done' : 'grafana-busy');
       announcedDone = done;
       // A page often starts animating one frame after its data arrives: give it that frame
@@ -157,6 +160,7 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
         if (opened.result?.value) {
           mark(`expanded:${opened.result.value}`);
           quietSince = undefined;
+          announcedDone = false;
           layoutChangedAt = Date.now();
           continue;
         }
@@ -175,6 +179,8 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
         await session.setViewport(spec.width, viewportHeight, spec.scale);
         mark(`grown:${grown}`);
         layoutChangedAt = Date.now();
+        // "Done" was said of the panels in the old viewport: the new ones must say it again.
+        announcedDone = false;
         best = undefined;
         equalFrames = 0;
         quietSince = undefined;

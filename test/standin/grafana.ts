@@ -71,6 +71,8 @@ export interface StandinStats {
   pageLoads: { path: string; search: string; auth: AuthKind }[];
   queries: QueryRecord[];
   foreignAuthHeaders: string[];
+  /** Slow bookkeeping calls (`/api/frontend-metrics?delay=`): when each started and ended (Date.now()). */
+  slowCalls: { start: number; end?: number }[];
 }
 
 export interface Standin {
@@ -423,6 +425,14 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       const auth = authenticate(req);
       if (auth.kind === 'none') return apiUnauthorized(res, auth);
       await readBody(req);
+      // `delay=<ms>` (≤ 5 s): a slow bookkeeping call, as a busy Grafana's can be.
+      const delay = Math.min(5000, Number(url.searchParams.get('delay')) || 0);
+      if (delay > 0) {
+        const call: { start: number; end?: number } = { start: Date.now() };
+        stats.slowCalls.push(call);
+        await new Promise((r) => setTimeout(r, delay));
+        call.end = Date.now();
+      }
       return sendJson(res, 200, {});
     }
     if (path === '/probe' && method === 'GET') return sendHtml(res, 200, probePage(url.searchParams.get('kind') ?? '', url.searchParams.get('to') ?? ''));
@@ -493,7 +503,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
 // ---- small helpers ------------------------------------------------------------------
 
 function emptyStats(): StandinStats {
-  return { logins: 0, failedLogins: 0, rotations: 0, pageLoads: [], queries: [], foreignAuthHeaders: [] };
+  return { logins: 0, failedLogins: 0, rotations: 0, pageLoads: [], queries: [], foreignAuthHeaders: [], slowCalls: [] };
 }
 
 function randomHex(bytes: number): string {

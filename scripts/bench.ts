@@ -538,7 +538,7 @@ function addComponents(result: { rows: Row[]; json: unknown }, c: NonNullable<Aw
   (result.json as Record<string, unknown>).components = {
     doneSignal: c.doneSignal,
     traced: c.renders,
-    pages: c.pages.map((p) => ({ ...p, floorMedianMs: round(median(p.floorMs), 1), panelshotMedianMs: round(median(p.panelshotMs), 1), floorMs: p.floorMs.map((n) => round(n, 1)), panelshotMs: p.panelshotMs.map((n) => round(n, 1)) })),
+    pages: c.pages.map((p) => ({ ...p, naiveFloorMedianMs: round(median(p.naiveMs), 1), floorMedianMs: round(median(p.floorMs), 1), panelshotMedianMs: round(median(p.panelshotMs), 1), naiveMs: p.naiveMs.map((n) => round(n, 1)), floorMs: p.floorMs.map((n) => round(n, 1)), panelshotMs: p.panelshotMs.map((n) => round(n, 1)) })),
   };
 }
 

@@ -75,7 +75,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
                        scrolls), each round against its floor (default 3; 0 skips them)
   --layouts-only       only those rows (with --layouts N rounds)
   --components N       rounds of the pages built from Grafana's own components (a time series,
-                       a stat, a bar gauge, a 10-panel dashboard), each round the floor and
+                       a stat, a bar gauge, a 10-panel dashboard), each round the naive floor
+                       (a screenshot every 50 ms), the strict floor (back to back) and
                        panelshot side by side, after the documents (default 5; 0 skips)
   --components-only    only those rows (panelshot started with --pool, nothing else measured)
   --main FILE          measure this build's main.js instead of dist/main.js (e.g. one built

@@ -8,6 +8,8 @@
 // directly over DevTools, cookie and viewport already set, the page loaded once before;
 // then Page.navigate and screenshots back to back until one equals the settled frame.
 // The settled frame comes from the same Chrome, so "equal" can mean equal bytes.
+// The naive floor (issue 20's, `cadenceMs` 50): the same, but a screenshot starts every
+// 50 ms, as a script that polls the page would take them.
 import fs from 'node:fs';
 import type { Standin } from '../../test/standin/grafana';
 import { ReferenceCamera } from '../../test/support/reference';
@@ -38,7 +40,8 @@ export interface FloorResult {
 
 const FLOOR_DEADLINE_MS = 20_000;
 
-export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<number, string>, width: number, height: number, refs: Map<number, Buffer>, scale = 1): Promise<FloorResult> {
+/** `cadenceMs`: a screenshot starts this long after the last one started (0: back to back). */
+export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<number, string>, width: number, height: number, refs: Map<number, Buffer>, scale = 1, cadenceMs = 0): Promise<FloorResult> {
   const cdp = <T>(method: string, params: object = {}) => cam.handle.driver.sendAndGetDevToolsCommand(method, params) as unknown as Promise<T>;
   const perPanelMs: number[] = [];
   const shots: number[] = [];
@@ -59,7 +62,10 @@ export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<
     const t0 = performance.now();
     await cdp('Page.navigate', { url: g.url + path });
     let n = 0;
-    for (;;) {
+    for (let shotAt = t0; ; ) {
+      const wait = shotAt + cadenceMs - performance.now();
+      if (n > 0 && wait > 0) await new Promise((r) => setTimeout(r, wait));
+      shotAt = performance.now();
       // The settled frame has no mouse on it (ReferenceCamera.shoot): off the page again for
       // each look, since every new document puts it back at (0,0).
       await cam.parkPointer().catch(duringCommit);

@@ -53,6 +53,18 @@ export interface Panelshot {
  * `onSpawn`: called with the pid as soon as it runs (to sample its start-up too).
  */
 export async function startPanelshot(grafanaUrl: string, poolSize: number, extraEnv: Record<string, string>, main = MAIN, onSpawn?: (pid: number) => void): Promise<Panelshot> {
+  // The port is picked free before panelshot starts, and it listens only once its pool is
+  // warm: a Chrome or chromedriver started meanwhile may have taken it. Then again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(grafanaUrl, poolSize, extraEnv, main, onSpawn);
+    } catch (e) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startOnce(grafanaUrl: string, poolSize: number, extraEnv: Record<string, string>, main: string, onSpawn?: (pid: number) => void): Promise<Panelshot> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const log: string[] = [];

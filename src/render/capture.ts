@@ -111,6 +111,16 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       // more) or a loading bar does hold.
       const done = grafanaDone(state) === true;
       const quiet = pageQuiet(state) || (announcedDone && done && !state.loading && state.readyState === 'complete');
+      if (!pointerParked && state.readyState !== 'loading' && state.href !== '' && state.href !== 'about:blank') {
+        // Once the document is there (before that, the new document puts the mouse back):
+        // chromium-headless-shell takes the never-moved mouse to be at (0,0), so whatever is
+        // drawn there is hovered, e.g. a d-solo panel, which then shows Grafana's hover-only
+        // panel menu (⋮). A browser without a mouse shows none. Early, not at the first
+        // quiet look: the renderer answers the move only between its tasks, and at the
+        // moment a panel is drawn that cost 10-15 ms of the render.
+        pointerParked = true;
+        await session.parkPointer();
+      }
 
       if (!quiet) {
         quietSince = undefined;
@@ -122,13 +132,6 @@ export async function capture(session: BrowserSession, spec: CaptureSpec): Promi
       }
       if (quietSince === undefined) mark('quiet');
       quietSince ??= Date.now();
-      if (!pointerParked) {
-        // Once the document is there: chromium-headless-shell takes the never-moved mouse to
-        // be at (0,0), so whatever is drawn there is hovered, e.g. a d-solo panel, which then
-        // shows Grafana's hover-only panel menu (⋮). A browser without a mouse shows none.
-        pointerParked = true;
-        await session.parkPointer();
-      }
       // While the page animates, a screenshot shows an in-between picture: poll the cheap
       // signal instead. Only a hint: a page animating for longer than MAX_ANIMATION_WAIT_MS
       // (a spinner that never stops) is judged by its pixels alone.

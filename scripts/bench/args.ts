@@ -80,7 +80,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
                        panelshot side by side, after the documents (default 5; 0 skips)
   --components-only    only those rows (panelshot started with --pool, nothing else measured)
   --main FILE          measure this build's main.js instead of dist/main.js (e.g. one built
-                       with tsc --outDir out/x; the throughput table, --curves and A/B "this")
+                       with tsc --outDir out/x and package.json copied to out/, which main.js
+                       reads its version from; the throughput table, --curves and A/B "this")
   --no-floor           skip references, floor and image comparison (screening Chrome flags
                        by memory and throughput; latency ratios and correctness show n/a)
   --curves             instead: cost curves against image size, concurrency (1, 2, 4, 8),

@@ -140,7 +140,7 @@ export const KEYS = {
     default: '',
     doc: 'The Grid nodes\' --registration-secret, if set: after a hub restart panelshot deletes its old sessions on the nodes with it (DELETE /se/grid/node/session/<id>). Never logged.',
   },
-  CHROME_ARGS: { schema: z.string(), default: '', doc: 'Extra Chrome command-line flags, space-separated.' },
+  CHROME_ARGS: { schema: z.string(), default: '', doc: 'Extra Chrome command-line flags, space-separated. V8 flags given as --js-flags=... join panelshot\'s own (Chrome reads only one --js-flags).' },
   POOL_SIZE: { schema: int(1, 64), default: '2', doc: 'Warm Chrome sessions kept ready; renders beyond this wait in the queue.' },
   TABS_PER_CHROME: {
     schema: int(1, 16),

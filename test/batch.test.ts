@@ -152,7 +152,8 @@ describe('fairness: a batch does not starve single renders', () => {
         }
         const oneRender = Math.max(...alone);
         st.g.resetStats();
-        const batch = get(st, { url: '/d/big/x', width: '400', height: '200' });
+        const ac = new AbortController();
+        const batch = fetch(dashboardUrl(st, { url: '/d/big/x', width: '400', height: '200' }), { headers: AUTH, signal: ac.signal });
         await waitFor(() => soloLoads(st).length >= 2, 20_000);
         const during: number[] = [];
         for (let i = 0; i < 3; i++) {
@@ -163,13 +164,18 @@ describe('fairness: a batch does not starve single renders', () => {
         }
         const stats = st.s.pool.stats();
         assert.ok(stats.queued <= 1, `the batch keeps at most one render in the pool's queue, saw ${stats.queued}`);
-        const r = await batch;
-        assert.equal(r.status, 200);
-        const manifest = JSON.parse(await (await JSZip.loadAsync(r.body)).file('manifest.json')!.async('string'));
-        assert.equal(manifest.failed, 0);
+        // The batch was still going all along (the singles ran during it, not after it).
+        const loaded = soloLoads(st).filter((p) => p.search.includes('during=')).length;
+        const batchLoads = soloLoads(st).length - loaded;
+        assert.ok(batchLoads < 37, `the batch had already loaded all ${batchLoads} panels: the singles did not run during it`);
+        // The rest of the batch proves nothing more here (the ZIP test above renders it all):
+        // the client goes away, which stops it (tested above too).
+        ac.abort();
+        await batch.then((r) => r.body?.cancel()).catch(() => undefined);
+        await waitFor(() => st.s.pool.stats().busy === 0, 15_000);
         // POOL_SIZE>=2: a session is always free for singles; POOL_SIZE=1: one panel render ahead at most.
         const bound = poolSize === '1' ? 2 * oneRender + 1500 : oneRender + 1000;
-        console.log(`# POOL_SIZE=${poolSize}: single render alone ${alone.join('/')} ms, during a 37-panel batch ${during.join('/')} ms (bound ${bound} ms); batch took ${manifest.ms} ms`);
+        console.log(`# POOL_SIZE=${poolSize}: single render alone ${alone.join('/')} ms, during a 37-panel batch ${during.join('/')} ms (bound ${bound} ms); the batch had loaded ${batchLoads} panels by then`);
         for (const d of during) assert.ok(d < bound, `single render took ${d} ms during the batch (alone: ${oneRender} ms)`);
       } finally {
         await st.stop();

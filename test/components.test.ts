@@ -139,12 +139,12 @@ describe("after Grafana's done signal", () => {
   });
 
   test('a bookkeeping request sent once the panels are done does not hold the picture', async () => {
-    // 150 ms after its data, the page sends a request that takes 3 s. Pixels decide from
+    // 400 ms after its data, the page sends a request that takes 3 s. Pixels decide from
     // Grafana's "done" on; that request used to count as the page being busy again.
     st.g.resetStats();
     const from = st.logs.length;
     const started = Date.now();
-    const r = await st.render({ url: `${SOLO}&panelId=1&lateCall=150`, width: '1000', height: '500', timeout: '20' });
+    const r = await st.render({ url: `${SOLO}&panelId=1&lateCall=400`, width: '1000', height: '500', timeout: '20' });
     const answered = Date.now();
     assert.equal(r.status, 200, r.body.toString().slice(0, 300));
     assert.equal(r.headers.get('x-panelshot-settled'), 'true');

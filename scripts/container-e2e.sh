@@ -371,6 +371,17 @@ if [ "$COMPOSE" = 1 ]; then
   }
   check "podman-compose up (docker-compose.yml + docker-compose.offline.yml)" compose_up
 
+  # On a failure, the last lines of every container of the project, kept after the run
+  # (the compose stack and $WORK are removed at exit): prints where.
+  keep_compose_logs() {
+    local f c
+    f=/tmp/panelshot-container-e2e-$(date +%Y%m%d-%H%M%S).log
+    for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
+      { echo "=== $c"; podman logs --tail 80 "$c" 2>&1; } >>"$f"
+    done
+    echo "container logs: $f"
+  }
+
   compose_render() {
     local i out replicas want
     # Every replica warm (POOL_SIZE=2 each, from the Grid's 6 slots), asked one by one by its
@@ -384,7 +395,7 @@ if [ "$COMPOSE" = 1 ]; then
       [ "$out" = "$want" ] && break
       sleep 2
     done
-    [ "$out" = "$want" ] || { echo "/readyz of $replicas: $out"; return 1; }
+    [ "$out" = "$want" ] || { echo "/readyz of $replicas: $out; $(keep_compose_logs)"; return 1; }
     # As Grafana would: a render URL on grafana:3000, sent to nginx:8080/render with the token.
     in_net node -e '
       const q = new URLSearchParams({ url: "http://grafana:3000'"$PANEL_PATH"'", width: "600", height: "300" });
@@ -392,7 +403,7 @@ if [ "$COMPOSE" = 1 ]; then
         const b = Buffer.from(await r.arrayBuffer());
         if (r.status !== 200 || b.toString("latin1", 1, 4) !== "PNG") { console.log(`status ${r.status}: ${b.toString().slice(0, 300)}`); process.exit(1); }
         process.stdout.write(b);
-      });' "$TOKEN" >"$WORK/compose.png" || { cat "$WORK/compose.png" | tail -n 1; return 1; }
+      });' "$TOKEN" >"$WORK/compose.png" || { echo "$(tail -n 1 "$WORK/compose.png"); $(keep_compose_logs)"; return 1; }
     local size
     size=$(png_check "$WORK/compose.png") || { echo "$size"; return 1; }
     echo "$(wc -w <<<"$replicas") replicas ready; nginx:8080/render of grafana:3000 -> 200, PNG $size"

@@ -165,8 +165,8 @@ describe('fairness: a batch does not starve single renders', () => {
         const stats = st.s.pool.stats();
         assert.ok(stats.queued <= 1, `the batch keeps at most one render in the pool's queue, saw ${stats.queued}`);
         // The batch was still going all along (the singles ran during it, not after it).
-        const loaded = soloLoads(st).filter((p) => p.search.includes('during=')).length;
-        const batchLoads = soloLoads(st).length - loaded;
+        const singles = soloLoads(st).filter((p) => p.search.includes('during=')).length;
+        const batchLoads = soloLoads(st).length - singles;
         assert.ok(batchLoads < 37, `the batch had already loaded all ${batchLoads} panels: the singles did not run during it`);
         // The rest of the batch proves nothing more here (the ZIP test above renders it all):
         // the client goes away, which stops it (tested above too).

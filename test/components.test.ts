@@ -36,6 +36,11 @@ async function pixelsOf(png: Buffer, [r, g, b]: [number, number, number]): Promi
   return n;
 }
 
+/** The debug trace of the render whose log lines start at `from` in the stack's log. */
+function renderTrace(st: Stack, from: number): string {
+  return st.logs.slice(from).map((l) => JSON.parse(l) as { event?: string; trace?: string }).find((l) => l.event === 'render_trace')?.trace ?? '';
+}
+
 describe("pages made of Grafana's own components", () => {
   let st: Stack;
   let camera: ReferenceCamera;
@@ -56,8 +61,7 @@ describe("pages made of Grafana's own components", () => {
     const r = await st.render({ url: path, width: String(width), height: String(height), timeout: '20' });
     const ms = Date.now() - started;
     assert.equal(r.status, 200, r.body.toString().slice(0, 300));
-    const trace = st.logs.slice(from).map((l) => JSON.parse(l) as { event?: string; trace?: string }).find((l) => l.event === 'render_trace')?.trace ?? '';
-    return { r, ms, trace };
+    return { r, ms, trace: renderTrace(st, from) };
   }
 
   test('the time series is drawn from its data, released by Grafana\'s done signal', async () => {
@@ -148,7 +152,7 @@ describe("after Grafana's done signal", () => {
     const answered = Date.now();
     assert.equal(r.status, 200, r.body.toString().slice(0, 300));
     assert.equal(r.headers.get('x-panelshot-settled'), 'true');
-    const trace = st.logs.slice(from).map((l) => JSON.parse(l) as { event?: string; trace?: string }).find((l) => l.event === 'render_trace')?.trace ?? '';
+    const trace = renderTrace(st, from);
     const at = (step: string) => Number(new RegExp(`(\\d+):${step}`).exec(trace)?.[1]);
     assert.ok(at('stable') - at('grafana-done') < 1500, `held after Grafana said done: ${trace}`);
     // The request really was in flight while panelshot compared frames, and still is.

@@ -161,6 +161,12 @@ describe('hostile and broken requests', () => {
   });
 });
 
+/** Navigates the session's tab to `url` and waits until the document has loaded. */
+async function openLoaded(session: BrowserSession, url: string): Promise<void> {
+  await session.cdp('Page.navigate', { url });
+  await waitFor(async () => (await session.evaluate<string>('document.readyState').catch(() => '')) === 'complete', 10_000);
+}
+
 describe('isolation between renders', () => {
   let st: Stack;
   let anonymous: Stack;
@@ -231,8 +237,7 @@ describe('isolation between renders', () => {
   test('cookies, localStorage and sessionStorage do not survive into the next render', async () => {
     const origin = st.g.url;
     const dirty = async (session: BrowserSession) => {
-      await session.cdp('Page.navigate', { url: `${origin}/login` });
-      await waitFor(async () => (await session.evaluate<string>('document.readyState').catch(() => '')) === 'complete', 10_000);
+      await openLoaded(session, `${origin}/login`);
       await session.cdp('Runtime.evaluate', {
         expression: "localStorage.setItem('left','A'); sessionStorage.setItem('left','A'); document.cookie='left=A; path=/'; 1",
         returnByValue: true,
@@ -240,8 +245,7 @@ describe('isolation between renders', () => {
       session.noteOrigin(`${origin}/login`);
     };
     const leftovers = async (session: BrowserSession) => {
-      await session.cdp('Page.navigate', { url: `${origin}/login` });
-      await waitFor(async () => (await session.evaluate<string>('document.readyState').catch(() => '')) === 'complete', 10_000);
+      await openLoaded(session, `${origin}/login`);
       return session.evaluate<string>("JSON.stringify([localStorage.getItem('left'), sessionStorage.getItem('left'), document.cookie])");
     };
     const clean = JSON.stringify([null, null, '']);
@@ -281,8 +285,7 @@ describe("the reset and the last page's memory", () => {
   test("the reset collects the last page's garbage, with V8's ordinary GC", async () => {
     const held = await st.s.pool.acquire(Date.now() + 30_000);
     try {
-      await held.cdp('Page.navigate', { url: `${st.g.url}/login` });
-      await waitFor(async () => (await held.evaluate<string>('document.readyState').catch(() => '')) === 'complete', 10_000);
+      await openLoaded(held, `${st.g.url}/login`);
       await held.evaluate("window.junk = Array.from({ length: 1e6 }, (_, i) => ({ i, s: 'x' + i })), 1");
       const heapMiB = async () => (await held.cdp<{ usedSize: number }>('Runtime.getHeapUsage')).usedSize / 2 ** 20;
       const loaded = await heapMiB();

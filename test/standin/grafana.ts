@@ -426,7 +426,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       if (auth.kind === 'none') return apiUnauthorized(res, auth);
       await readBody(req);
       // `delay=<ms>` (≤ 5 s): a slow bookkeeping call, as a busy Grafana's can be.
-      const delay = Math.min(5000, Number(url.searchParams.get('delay')) || 0);
+      const delay = Math.min(5000, clampMs(url.searchParams.get('delay'), 0));
       if (delay > 0) {
         const call: { start: number; end?: number } = { start: Date.now() };
         stats.slowCalls.push(call);

@@ -123,11 +123,16 @@ async function annotations(): Promise<void> {
   }
 }
 
+/** One of Grafana's bookkeeping requests; `query` asks the stand-in for a slow one (`?delay=ms`). */
+function frontendMetrics(query = ''): void {
+  fetch(`/api/frontend-metrics${query}`, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{"events":[]}' }).catch(() => {});
+}
+
 /** After the panels are drawn, a Grafana app keeps one-shot timers due and sends a few bookkeeping requests. */
 function bookkeeping(): void {
   let n = 0;
   const tick = () => {
-    if (++n % 4 === 0) fetch('/api/frontend-metrics', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{"events":[]}' }).catch(() => {});
+    if (++n % 4 === 0) frontendMetrics();
     setTimeout(tick, 150 + Math.floor(Math.random() * 750));
   };
   setTimeout(tick, 300);
@@ -170,8 +175,7 @@ function reportDone(): void {
     const done = runners.length > 0 && runners.every((r) => r.state.data?.state === 'Done');
     if (done) {
       const late = Number(q.get('lateCall')) || 0;
-      const call = () => fetch('/api/frontend-metrics?delay=3000', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{"events":[]}' }).catch(() => {});
-      if (late > 0) setTimeout(call, late);
+      if (late > 0) setTimeout(() => frontendMetrics('?delay=3000'), late);
       requestAnimationFrame(() => requestAnimationFrame(() => (s.state = 'done')));
     }
     else setTimeout(check, 50);

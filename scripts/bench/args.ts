@@ -76,7 +76,8 @@ export const USAGE = `Usage: npm run bench -- [flags]
   --layouts-only       only those rows (with --layouts N rounds)
   --components N       rounds of the pages built from Grafana's own components (a time series,
                        a stat, a bar gauge, a 10-panel dashboard), each round the naive floor
-                       (a screenshot every 50 ms), the strict floor (back to back) and
+                       (a screenshot every 50 ms), the strict floor (back to back), the
+                       two-frame floor (back to back until two in a row are settled) and
                        panelshot side by side, after the documents (default 5; 0 skips)
   --components-only    only those rows (panelshot started with --pool, nothing else measured)
   --main FILE          measure this build's main.js instead of dist/main.js (e.g. one built

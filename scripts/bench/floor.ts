@@ -10,6 +10,8 @@
 // The settled frame comes from the same Chrome, so "equal" can mean equal bytes.
 // The naive floor (issue 20's, `cadenceMs` 50): the same, but a screenshot starts every
 // 50 ms, as a script that polls the page would take them.
+// The two-frame floor (`frames` 2): back to back until two screenshots in a row equal the
+// settled frame, the least a renderer that confirms its picture (ADR 2) could answer in.
 import fs from 'node:fs';
 import type { Standin } from '../../test/standin/grafana';
 import { ReferenceCamera } from '../../test/support/reference';
@@ -40,8 +42,11 @@ export interface FloorResult {
 
 const FLOOR_DEADLINE_MS = 20_000;
 
-/** `cadenceMs`: a screenshot starts this long after the last one started (0: back to back). */
-export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<number, string>, width: number, height: number, refs: Map<number, Buffer>, scale = 1, cadenceMs = 0): Promise<FloorResult> {
+/**
+ * `cadenceMs`: a screenshot starts this long after the last one started (0: back to back).
+ * `frames`: this many screenshots in a row must equal the settled frame.
+ */
+export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<number, string>, width: number, height: number, refs: Map<number, Buffer>, scale = 1, cadenceMs = 0, frames = 1): Promise<FloorResult> {
   const cdp = <T>(method: string, params: object = {}) => cam.handle.driver.sendAndGetDevToolsCommand(method, params) as unknown as Promise<T>;
   const perPanelMs: number[] = [];
   const shots: number[] = [];
@@ -62,6 +67,7 @@ export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<
     const t0 = performance.now();
     await cdp('Page.navigate', { url: g.url + path });
     let n = 0;
+    let equalInRow = 0;
     for (let shotAt = t0; ; ) {
       const wait = shotAt + cadenceMs - performance.now();
       if (n > 0 && wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -72,7 +78,8 @@ export async function measureFloor(g: Standin, cam: ReferenceCamera, paths: Map<
       const shot = await cdp<{ data: string }>('Page.captureScreenshot', { format: 'png' }).catch(duringCommit);
       n++;
       const frame = shot ? Buffer.from(shot.data, 'base64') : undefined;
-      if (frame?.equals(settled)) break;
+      equalInRow = frame?.equals(settled) ? equalInRow + 1 : 0;
+      if (equalInRow >= frames) break;
       if (performance.now() - t0 > FLOOR_DEADLINE_MS) {
         // Both pictures where they can be compared by eye.
         fs.mkdirSync('bench-results', { recursive: true });

@@ -535,10 +535,22 @@ async function layoutsOnly(args: BenchArgs): Promise<number> {
 function addComponents(result: { rows: Row[]; json: unknown }, c: NonNullable<Awaited<ReturnType<typeof measureComponents>>>): void {
   const at = result.rows.findIndex((r) => r.metric.startsWith('images equal'));
   result.rows.splice(at < 0 ? result.rows.length : at, 0, ...componentRows(c));
+  const samples = (v: number[]) => v.map((n) => round(n, 1));
+  const mid = (v: number[]) => round(median(v), 1);
   (result.json as Record<string, unknown>).components = {
     doneSignal: c.doneSignal,
     traced: c.renders,
-    pages: c.pages.map((p) => ({ ...p, naiveFloorMedianMs: round(median(p.naiveMs), 1), floorMedianMs: round(median(p.floorMs), 1), panelshotMedianMs: round(median(p.panelshotMs), 1), naiveMs: p.naiveMs.map((n) => round(n, 1)), floorMs: p.floorMs.map((n) => round(n, 1)), panelshotMs: p.panelshotMs.map((n) => round(n, 1)) })),
+    pages: c.pages.map((p) => ({
+      ...p,
+      naiveFloorMedianMs: mid(p.naiveMs),
+      floorMedianMs: mid(p.floorMs),
+      twoFrameFloorMedianMs: mid(p.twoFrameMs),
+      panelshotMedianMs: mid(p.panelshotMs),
+      naiveMs: samples(p.naiveMs),
+      floorMs: samples(p.floorMs),
+      twoFrameMs: samples(p.twoFrameMs),
+      panelshotMs: samples(p.panelshotMs),
+    })),
   };
 }
 

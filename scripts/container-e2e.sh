@@ -372,10 +372,10 @@ if [ "$COMPOSE" = 1 ]; then
   check "podman-compose up (docker-compose.yml + docker-compose.offline.yml)" compose_up
 
   # On a failure, the last lines of every container of the project, kept after the run
-  # (the compose stack and $WORK are removed at exit): prints where.
-  # The hub first prints its threads (a JVM dumps them on SIGQUIT; java is the hub's PID 1):
-  # after a first compose start on a freshly booted machine it once held GET /status and
-  # the replicas' DevTools sockets for ~25 s, logging nothing.
+  # (the compose stack and $WORK are removed at exit): prints where. The hub prints its
+  # threads first (a JVM dumps them on SIGQUIT; java is the hub's PID 1): after a first
+  # compose start on a freshly booted machine it once held GET /status and the replicas'
+  # DevTools sockets for ~25 s, logging nothing.
   keep_compose_logs() {
     local f c hub
     f=/tmp/panelshot-container-e2e-$(date +%Y%m%d-%H%M%S).log
